@@ -1,0 +1,40 @@
+# One entry point. `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export XDG_RUNTIME_DIR ?= /tmp
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup run test test-fast lint bench clean
+
+setup: $(STAMP)
+
+# torch first, pinned: it is the CPU build; an unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[semantic,web,dev]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/sync-engine validate sample_plans/
+
+lint: setup
+	$(BIN)/ruff check sync_engine tests benchmarks
+	$(BIN)/ruff format --check sync_engine tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -x -m "not slow"
+
+bench: setup
+	$(BIN)/python benchmarks/parse.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

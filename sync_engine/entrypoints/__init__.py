@@ -1,0 +1,1 @@
+"""Entry points: the command line, the web API and the worker."""

@@ -1,0 +1,67 @@
+"""The edits the renderer can make to a plan file. Tasks are named by their first line in
+the source the edits apply to (1-based), so a batch of edits refers to one version of the
+file, whatever order they are applied in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SetStatus:
+    """Change a task's checkbox to the character of ``status`` (``done`` in the plan's own
+    ``x``/``X`` style)."""
+
+    line: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetText:
+    """Replace the text after a task's checkbox (one line; trailing spaces are kept)."""
+
+    line: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class InsertTask:
+    """Add a task. Placed after the task starting on ``after_line`` (and its sub-tasks) when
+    given, else at the end of phase ``phase`` (an index into ``plan.phases``) or section
+    ``section``, else at the end of the file. It copies its neighbour's bullet, indentation
+    and checkbox style; ``as_child`` indents it under ``after_line`` instead."""
+
+    text: str
+    status: str = "todo"
+    after_line: int | None = None
+    phase: int | None = None
+    section: int | None = None
+    as_child: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteTask:
+    """Remove a task's lines, sub-tasks included."""
+
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class MoveTask:
+    """Move a task (with its sub-tasks) after the task on ``after_line``, or to the end of
+    phase ``phase`` when ``after_line`` is ``None``."""
+
+    line: int
+    after_line: int | None = None
+    phase: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetDeclaredProgress:
+    """Rewrite the percentage on a declared progress line (plan or phase)."""
+
+    line: int
+    percent: float
+
+
+Edit = SetStatus | SetText | InsertTask | DeleteTask | MoveTask | SetDeclaredProgress

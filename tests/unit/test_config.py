@@ -1,0 +1,64 @@
+"""Settings precedence: defaults ← sync-engine.toml (+ [env.NAME]) ← environment ← flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sync_engine.config import ConfigError, load_settings
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={})
+    assert settings.root == tmp_path.resolve()
+    assert settings.resolved_state_dir == tmp_path.resolve() / ".sync-engine"
+    assert settings.database_url is None
+    assert settings.db_idle_stop_seconds == 600
+
+
+def test_precedence(tmp_path: Path) -> None:
+    (tmp_path / "sync-engine.toml").write_text(
+        'database_url = "postgresql://file/db"\napi_port = 9000\nsimilarity_threshold = 0.7\n'
+        "[env.staging]\napi_port = 9100\n",
+        encoding="utf-8",
+    )
+    assert load_settings(tmp_path, environ={}).api_port == 9000
+    staging = load_settings(tmp_path, environ={"SYNC_ENGINE_ENV": "staging"})
+    assert staging.api_port == 9100
+    assert staging.environment == "staging"
+    from_env = load_settings(
+        tmp_path, environ={"SYNC_ENGINE_ENV": "staging", "SYNC_ENGINE_API_PORT": "9200"}
+    )
+    assert from_env.api_port == 9200
+    flagged = load_settings(
+        tmp_path,
+        flags={"api_port": 9300, "database_url": None},
+        environ={"SYNC_ENGINE_API_PORT": "9200"},
+    )
+    assert flagged.api_port == 9300
+    assert flagged.database_url == "postgresql://file/db"
+    assert flagged.similarity_threshold == 0.7
+
+
+def test_rules_dir_of_the_root_is_applied_after_the_shipped_rules(tmp_path: Path) -> None:
+    (tmp_path / "my-rules").mkdir()
+    (tmp_path / "my-rules" / "statuses.yaml").write_text(
+        'statuses:\n  "R": review\n', encoding="utf-8"
+    )
+    (tmp_path / "sync-engine.toml").write_text('rules_dir = "my-rules"\n', encoding="utf-8")
+    table = load_settings(tmp_path, environ={}).status_table()
+    assert table.status_of("R") == "review"
+    assert table.status_of("/") == "in_progress"
+
+
+def test_bad_values_say_where(tmp_path: Path) -> None:
+    (tmp_path / "sync-engine.toml").write_text("api_port = 'many'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sync-engine.toml: bad value for api_port"):
+        load_settings(tmp_path, environ={})
+    (tmp_path / "sync-engine.toml").write_text("colour = 'blue'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        load_settings(tmp_path, environ={})
+    (tmp_path / "sync-engine.toml").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match="environment: bad value for mass_delete_ratio"):
+        load_settings(tmp_path, environ={"SYNC_ENGINE_MASS_DELETE_RATIO": "half"})
