@@ -11,12 +11,16 @@ markdown-it (same count, so line maps hold) and what it noticed, for the validat
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>`{3,}|~{3,})(?P<info>.*)$")
 _MARKDOWN_INFOS = frozenset({"markdown", "md", "mdx", "gfm", "commonmark"})
 # Not a fence for markdown-it, and the fence body is never read as Markdown anyway.
 _NEUTRALISED_PREFIX = "\u200b"
+# A checkbox list item at the margin inside a code block means the author forgot to close it.
+_MARGIN_TASK = re.compile(r"^ {0,3}(?:[-*+]|\d+[.)])[ \t]+\[[ xX]\][ \t]+\S")
 
 
 @dataclass(slots=True)
@@ -25,6 +29,7 @@ class FenceReport:
 
     info_closes: list[int] = field(default_factory=list)
     unclosed: list[int] = field(default_factory=list)
+    forgotten: list[int] = field(default_factory=list)
     nested: list[int] = field(default_factory=list)
 
 
@@ -34,6 +39,7 @@ class _Open:
     char: str
     length: int
     markdown: bool
+    language: bool
     depth: int = 0
 
 
@@ -42,27 +48,71 @@ def _info_word(info: str) -> str:
     return words[0].lower().strip("{}.") if words else ""
 
 
+def _closer_words(bodies: list[str]) -> set[str]:
+    """The info string this file uses to close fences, if any (a formatter that writes
+    every close as ```` ```plaintext ````): the most frequent info word, seldom following
+    itself, on at least a third of the fence lines that carry one, more often than bare
+    fence lines."""
+    words: list[str] = []
+    bare = 0
+    for body in bodies:
+        match = _FENCE.match(body)
+        if match is None or (match["marker"][0] == "`" and "`" in match["info"]):
+            continue
+        word = _info_word(match["info"])
+        if word:
+            words.append(word)
+        else:
+            bare += 1
+    if not words:
+        return set()
+    word, count = Counter(words).most_common(1)[0]
+    repeats = sum(1 for first, second in pairwise(words) if first == second == word)
+    if count >= 3 and count > bare and 3 * count >= len(words) and 5 * repeats <= count:
+        return {word}
+    return set()
+
+
 def normalise_fences(bodies: list[str]) -> tuple[list[str], FenceReport]:
     """Rewrite the fence lines of ``bodies`` (lines without endings) so that markdown-it
     reads the fences as meant. Returns new lines (same count) and a report."""
     report = FenceReport()
     out = list(bodies)
+    closers = _closer_words(bodies)
     current: _Open | None = None
     for number, body in enumerate(bodies, start=1):
         match = _FENCE.match(body)
         if match is None:
+            if (
+                current is not None
+                and current.language
+                and not current.markdown
+                and number - 1 > current.line
+                and _MARGIN_TASK.match(body)
+            ):
+                # Close the forgotten block on the line before the task (a code line, whose
+                # text is never read as Markdown anyway) so the task and what follows count.
+                report.forgotten.append(current.line)
+                out[number - 2] = current.char * current.length
+                current = None
             continue
         marker, info = match["marker"], match["info"]
         char = marker[0]
         if char == "`" and "`" in info:
             continue  # inline code such as ```a``` is not a fence line
         if current is None:
-            current = _Open(number, char, len(marker), _info_word(info) in _MARKDOWN_INFOS)
+            word = _info_word(info)
+            current = _Open(number, char, len(marker), word in _MARKDOWN_INFOS, bool(word))
             continue
         if char != current.char or len(marker) < current.length:
             continue
-        bare = not info.strip()
+        word = _info_word(info)
+        bare = not word
         if current.markdown:
+            if word in closers:
+                report.info_closes.append(number)
+                out[number - 1] = match["indent"] + marker
+                bare = True
             if not bare:
                 current.depth += 1
                 report.nested.append(number)

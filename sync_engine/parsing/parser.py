@@ -9,6 +9,7 @@ flagged so that the sync leaves it alone.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections import Counter
@@ -29,6 +30,7 @@ from sync_engine.parsing.decoding import decode, dominant_newline, line_body
 from sync_engine.parsing.fences import normalise_fences
 from sync_engine.parsing.patterns import (
     analyse_task_text,
+    heading_progress,
     parse_meta_line,
     parse_phase_heading,
     plain,
@@ -251,12 +253,16 @@ def _structure(walk: _Walk, bodies: list[str]) -> tuple[list[Phase], list[Sectio
         end = _span_end(walk.headings, index, heading.level, last_line)
         if heading.line in phase_lines:
             number, title = phase_lines[heading.line]
-            first_task = next((line for line in task_lines if line > heading.line), end + 1)
+            after = bisect.bisect_right(task_lines, heading.line)
+            first_task = task_lines[after] if after < len(task_lines) else end + 1
             next_heading = walk.headings[index + 1].line if index + 1 < len(walk.headings) else end
             stop = min(first_task - 1, next_heading - 1, end)
             progress, progress_line = _declared_progress(
                 bodies, heading.line + 1, stop, walk.code_lines
             )
+            if progress is None:
+                progress = heading_progress(heading.text)
+                progress_line = heading.line if progress is not None else None
             phases.append(
                 Phase(
                     index=len(phases),
@@ -295,12 +301,13 @@ def _containing_phase(phases: list[Phase], line: int) -> int | None:
     return None
 
 
-def _containing_section(sections: list[Section], line: int) -> int | None:
-    best: Section | None = None
-    for section in sections:
-        if section.line <= line <= section.end_line and (best is None or section.line > best.line):
-            best = section
-    return best.index if best else None
+def _owner_by_line(spans: list[tuple[int, int, int]], line_count: int) -> list[int | None]:
+    """For each line, the index of the innermost span holding it. Spans must be given in
+    order of their first line; nested spans start later and so overwrite their parents."""
+    owner: list[int | None] = [None] * (line_count + 2)
+    for start, end, index in spans:
+        owner[start : end + 1] = [index] * (end - start + 1)
+    return owner
 
 
 def _front_matter(walk: _Walk, findings: list[Finding]) -> Mapping[str, Any]:
@@ -432,15 +439,23 @@ def parse_plan(
     markers = _conflict_marker_lines(bodies)
     findings = _source_findings(decoded.exact, decoded.error_offset, data, markers)
     md_bodies, fence_report = normalise_fences(bodies)
-    findings.extend(_fence_findings(fence_report.info_closes, fence_report.unclosed))
+    findings.extend(
+        _fence_findings(
+            fence_report.info_closes, sorted(fence_report.unclosed + fence_report.forgotten)
+        )
+    )
     tokens = _MD.parse("\n".join(md_bodies))
     walk = _walk(tokens, bodies, table)
     _item_end_lines(tokens, walk, bodies)
     phases, sections, _ = _structure(walk, bodies)
     front_matter = _front_matter(walk, findings)
     header, metadata = _header(bodies, phases, walk)
+    line_count = len(bodies)
+    phase_of = _owner_by_line([(p.line, p.end_line, p.index) for p in phases], line_count)
+    section_of = _owner_by_line([(s.line, s.end_line, s.index) for s in sections], line_count)
     tasks = tuple(
-        _finish_task(index, raw, phases, sections, table) for index, raw in enumerate(walk.tasks)
+        _finish_task(index, raw, phase_of[raw.line], section_of[raw.line], table)
+        for index, raw in enumerate(walk.tasks)
     )
     title_heading = next((h for h in walk.headings if h.level == 1), None)
     title: str | None = plain(title_heading.text).strip() if title_heading else None
@@ -478,11 +493,7 @@ def parse_plan(
 
 
 def _finish_task(
-    index: int,
-    raw: _RawTask,
-    phases: list[Phase],
-    sections: list[Section],
-    table: StatusTable,
+    index: int, raw: _RawTask, phase: int | None, section: int | None, table: StatusTable
 ) -> Task:
     analysed = analyse_task_text(raw.text)
     return Task(
@@ -499,7 +510,7 @@ def _finish_task(
         depth=raw.depth,
         indent=raw.indent,
         parent=raw.parent,
-        phase=_containing_phase(phases, raw.line),
-        section=_containing_section(sections, raw.line),
+        phase=phase,
+        section=section,
         bulleted=raw.bulleted,
     )

@@ -26,17 +26,30 @@ _DATE = re.compile(
     r"|\{\{?\s*[A-Z_]*DATE[A-Z_]*\s*\}?\})",
     re.IGNORECASE,
 )
-_VERSION = re.compile(r"\bversion\b\s*[:=]?\s*v?(?P<version>\d+(?:\.\d+)*[a-z]?\b)", re.IGNORECASE)
-_PROGRESS_WORD = r"(?:progression|progress|avancement|completion|complétion|achèvement)"
+_VERSION = re.compile(
+    r"\bversion\b\s*[:=]?\s*[\"']?v?(?P<version>\d+(?:\.\d+)*[a-z]?)(?![\w-])", re.IGNORECASE
+)
+_PROGRESS_WORD = (
+    r"(?:progression|progress|avancement|completion|complétion|complétude|achèvement"
+    r"|status|statut)"
+)
 _PROGRESS = re.compile(
-    _PROGRESS_WORD + r"(?:\s+(?:globale?|totale?|overall|générale))?\s*[:=]?\s*"
+    _PROGRESS_WORD + r"(?:\s+(?:globale?|totale?|overall|générale|global))?\s*[:=]?\s*[\"']?"
     r"(?:(?P<pct>\d{1,3}(?:[.,]\d+)?)\s*%(?:\s*(?:→|->|=>)\s*(?P<pct2>\d{1,3}(?:[.,]\d+)?)\s*%)?"
     r"|(?P<num>\d+)\s*/\s*(?P<den>\d+))",
     re.IGNORECASE,
 )
 _LEADING_VERSION = re.compile(r"^\W*version\b", re.IGNORECASE)
-_LEADING_PROGRESS = re.compile(r"^\W*(?:\w+\W+){0,2}?" + _PROGRESS_WORD + r"\b", re.IGNORECASE)
-_LEADING_DATE_LABEL = re.compile(r"^\W*(?:date|mise à jour|updated|last updated)\s*:", re.I)
+_LEADING_PROGRESS = re.compile(
+    r"^\W*(?:(?:score\s+de|taux\s+d.)\s*)?(?:\w+\W+){0,2}?" + _PROGRESS_WORD + r"\b", re.IGNORECASE
+)
+_LEADING_DATE_LABEL = re.compile(
+    r"^\W*(?:date(?:\s+de\s+cr\S*ation)?|(?:derni\S*re\s+)?mise\s+à\s+jour|created|updated"
+    r"|last\s+updated|g\S*n\S*r\S*\s+le|generated(?:\s+on)?)\W*\s*:",
+    re.IGNORECASE,
+)
+_FIELD_VERSION = re.compile(r"^version\s*:\s*[\"']", re.IGNORECASE)
+_HEADING_PERCENT = re.compile(r"(?<![\d.,])(?P<pct>\d{1,3}(?:[.,]\d+)?)\s*%")
 _LIST_OR_TASK = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|\[.\]\s)")
 
 
@@ -61,9 +74,11 @@ def _number(text: str) -> float:
 def parse_meta_line(line: str) -> MetaLine | None:
     """Read a version/date/progress line such as ``**Version 2.6 - 2025-06-13 - Progression
     globale : 100%**``. Lines that are list items or tasks are never meta lines."""
-    if _LIST_OR_TASK.match(line) or line.lstrip().startswith(("#", "|", ">")):
+    if _LIST_OR_TASK.match(line) or line.lstrip().startswith(("#", "|")):
         return None
-    text = plain(line).strip()
+    if _FIELD_VERSION.match(line):
+        line = line.replace('"', " ").replace("'", " ")
+    text = plain(line).strip().lstrip(">").strip()
     leads_version = _LEADING_VERSION.match(text) is not None
     leads_progress = _LEADING_PROGRESS.match(text) is not None
     leads_date = _LEADING_DATE_LABEL.match(text) is not None
@@ -91,6 +106,14 @@ def parse_meta_line(line: str) -> MetaLine | None:
         date=date_match["date"] if date_match else None,
         progress=progress,
     )
+
+
+def heading_progress(text: str) -> float | None:
+    """A percentage written in a phase heading (``## 2. Nom (Phase 2) - 60% complété``)."""
+    match = _HEADING_PERCENT.search(plain(text))
+    if match is None:
+        return None
+    return _number(match["pct"])
 
 
 # --- headings -------------------------------------------------------------------------
@@ -123,7 +146,17 @@ def clean_heading(text: str) -> str:
     return _NOT_WORD_END.sub("", text).strip()
 
 
+_PHASE_SUFFIX = re.compile(r"\s*\(phase\s+(?P<number>\d+)\)", re.IGNORECASE)
+_STATUS_TAIL = re.compile(
+    r"(?:\s*(?:[-–—]\s*)?(?:✅|✔️?|🔄|⏳|\(?\s*(?:TERMIN[ÉE]E?S?|COMPL[ÉE]T[ÉE]E?S?|COMPLETED?|DONE|"
+    r"ACHEV[ÉE]E?S?|EN\s+COURS|\d{1,3}\s*%\s*\w*)\s*\)?))+\s*$",
+    re.IGNORECASE,
+)
+
+
 def _tidy_title(rest: str) -> str:
+    rest = _PHASE_SUFFIX.sub("", rest)
+    rest = _STATUS_TAIL.sub("", rest)
     rest = _SEPARATORS.sub("", rest).strip()
     rest = _NOT_WORD_START.sub("", rest) if rest and not rest[0].isalnum() else rest
     return _NOT_WORD_END.sub("", rest).strip()
@@ -137,6 +170,9 @@ def parse_phase_heading(text: str) -> PhaseHeading | None:
         return PhaseHeading(int(match["number"]), _tidy_title(match["rest"]), explicit=True)
     match = _NUMBERED.match(cleaned)
     if match is not None:
+        suffix = _PHASE_SUFFIX.search(match["rest"])
+        if suffix is not None:  # "## 2. Nom (Phase 1)": the heading says which phase
+            return PhaseHeading(int(suffix["number"]), _tidy_title(match["rest"]), explicit=True)
         return PhaseHeading(int(match["number"]), _tidy_title(match["rest"]), explicit=False)
     return None
 
