@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from sync_engine.adapters.filesystem import LocalPlanFiles
+from sync_engine.adapters.git import GitPythonWorkTree
+from sync_engine.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from sync_engine.adapters.postgres.store import PostgresPlanStore
 from sync_engine.config import SCHEMAS_DIR, ConfigError, Settings
+from sync_engine.errors import StoreUnavailableError
+from sync_engine.ports import PlanStore
+from sync_engine.services.sync import FilesToDatabaseSync, SyncOptions
 from sync_engine.validation import PlanValidator, RuleConfigError, builtin_rules
 
 
@@ -27,3 +36,67 @@ def build_validator(settings: Settings) -> PlanValidator:
         except RuleConfigError as error:
             raise ConfigError(f"validation rules: {error}") from error
     return PlanValidator(load_schema("plan.schema.json"), rules, settings.status_table())
+
+
+def prepare_state_dir(settings: Settings) -> Path:
+    """The state folder, made on first use with a ``.gitignore`` so it never shows in git."""
+    state = settings.resolved_state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# sync-engine's own state\n*\n", encoding="utf-8")
+    return state
+
+
+def embedded_postgres(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(prepare_state_dir(settings), idle_seconds=settings.db_idle_stop_seconds)
+
+
+def database_url(settings: Settings) -> str:
+    """The configured database, or the embedded server (started if needed)."""
+    if settings.database_url:
+        return settings.database_url
+    try:
+        return embedded_postgres(settings).ensure_running()
+    except EmbeddedPostgresError as error:
+        raise StoreUnavailableError(str(error)) from error
+
+
+def open_store(settings: Settings) -> PostgresPlanStore:
+    """The PostgreSQL store, migrated, ready to use (close it when done)."""
+    store = PostgresPlanStore(database_url(settings))
+    store.open()
+    return store
+
+
+def plan_files(settings: Settings, git_tree: GitPythonWorkTree | None) -> LocalPlanFiles:
+    ignore_filter = (
+        git_tree.ignored if (git_tree is not None and settings.respect_gitignore) else None
+    )
+    return LocalPlanFiles(settings.root, settings.include, settings.exclude, ignore_filter)
+
+
+def build_files_sync(
+    settings: Settings,
+    store: PlanStore,
+    progress: Callable[[int, int], None] | None = None,
+) -> FilesToDatabaseSync:
+    git_tree = GitPythonWorkTree.find(settings.root)
+    return FilesToDatabaseSync(
+        store,
+        plan_files(settings, git_tree),
+        build_validator(settings),
+        settings.status_table(),
+        str(settings.root),
+        git=git_tree,
+        progress=progress,
+    )
+
+
+def sync_options(settings: Settings, dry_run: bool, allow_mass_delete: bool) -> SyncOptions:
+    return SyncOptions(
+        dry_run=dry_run,
+        allow_mass_delete=allow_mass_delete,
+        similarity_threshold=settings.similarity_threshold,
+        mass_delete_ratio=settings.mass_delete_ratio,
+    )

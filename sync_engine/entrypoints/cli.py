@@ -7,30 +7,26 @@ prints data accepts ``--json``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from sync_engine import __version__
 from sync_engine.bootstrap import build_validator
 from sync_engine.config import ConfigError, Settings, load_settings
 from sync_engine.domain.serialization import plan_to_dict
+from sync_engine.entrypoints import store_commands
+from sync_engine.entrypoints.output import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    UsageError,
+    print_json,
+)
+from sync_engine.errors import SyncEngineError
 from sync_engine.parsing import parse_plan
 
-EXIT_OK = 0
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad usage found after argument parsing (a missing file, a bad setting)."""
-
-
-def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+_print_json = print_json
 
 
 def _plan_files(argument: str) -> Iterator[tuple[str, Path]]:
@@ -146,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--root", help="plans root whose sync-engine.toml applies")
     parse.add_argument("--json", action="store_true", help="print JSON")
     parse.set_defaults(handler=_command_parse)
+    store_commands.register(commands)
     return parser
 
 
@@ -157,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"sync-engine: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except SyncEngineError as error:
+        print(f"sync-engine: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except BrokenPipeError:
         return EXIT_OK
     return code

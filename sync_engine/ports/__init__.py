@@ -1,1 +1,131 @@
-"""ports layer."""
+"""The ports: the Protocols through which the core reaches storage and the outside world.
+
+Adapters implement them (``adapters/postgres``, …); ``sync_engine.testing`` holds in-memory
+implementations for fast unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from sync_engine.ports.records import (
+    PhaseRow,
+    PlanChange,
+    PlanRow,
+    RootState,
+    SectionRow,
+    SkippedPlan,
+    StoredPlanInfo,
+    StoredTask,
+    SyncCounts,
+    TaskRow,
+)
+
+__all__ = [
+    "FileStat",
+    "GitWorkTree",
+    "PhaseRow",
+    "PlanChange",
+    "PlanFiles",
+    "PlanRow",
+    "PlanStore",
+    "RootState",
+    "SectionRow",
+    "SkippedPlan",
+    "StoredPlanInfo",
+    "StoredTask",
+    "SyncCounts",
+    "TaskRow",
+]
+
+
+class PlanStore(Protocol):
+    """The relational store of plans, phases, sections and tasks (PostgreSQL in production).
+
+    Every method is one transaction. Raises ``StoreError`` (see ``sync_engine.errors``) when
+    the database cannot be reached or refuses a write; nothing is half-applied.
+    """
+
+    def ensure_root(self, path: str) -> RootState:
+        """The root's state, creating it (with a fresh replica id) on first use."""
+        ...
+
+    def lock_root(self, root_id: str) -> AbstractContextManager[None]:
+        """Hold the root's sync lock (across processes and machines) for the block."""
+        ...
+
+    def set_root_synced(self, root_id: str, git_head: str | None) -> None:
+        """Record a finished sync of the root (time and, in a git work tree, HEAD)."""
+        ...
+
+    def plan_index(self, root_id: str) -> dict[str, StoredPlanInfo]:
+        """Live (not deleted) plans of the root by relative path."""
+        ...
+
+    def plan_tasks(self, plan_id: str) -> list[StoredTask]:
+        """The plan's live tasks in document order."""
+        ...
+
+    def apply_plan_change(self, root_id: str, change: PlanChange) -> str:
+        """Write one plan's sync (plan row, phases, sections, tasks, tombstones, base) in one
+        transaction. Returns the plan id."""
+        ...
+
+    def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
+        """Record (or clear, with ``None``) why a plan is left alone; its rows are kept."""
+        ...
+
+    def delete_plans(self, root_id: str, plan_ids: Sequence[str]) -> int:
+        """Tombstone plans and their tasks; returns how many tasks were tombstoned."""
+        ...
+
+    def refresh_stats(self, stats: Sequence[tuple[str, int, int, int]]) -> None:
+        """Store ``(plan_id, size, mtime_ns, inode)`` of plans whose bytes did not change."""
+        ...
+
+    def record_operation(
+        self, root_id: str, kind: str, status: str, counts: SyncCounts, duration_s: float
+    ) -> None:
+        """Append a row to the sync operations log."""
+        ...
+
+
+class FileStat(Protocol):
+    """What the fast path compares: size, modification time and inode."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+    @property
+    def inode(self) -> int: ...
+
+
+class PlanFiles(Protocol):
+    """The plan files of one root (the local disk in production). Paths are relative to
+    the root, ``/``-separated; nothing outside the root is ever read or written."""
+
+    def list_plans(self) -> Sequence[FileStat]:
+        """Every plan file under the root matched by the include/exclude settings."""
+        ...
+
+    def read(self, path: str) -> tuple[bytes, FileStat]:
+        """A consistent read: the bytes and the stat they belong to (re-read while the file
+        changes under the reader)."""
+        ...
+
+
+class GitWorkTree(Protocol):
+    """The git work tree holding the root, when there is one."""
+
+    def head(self) -> str | None:
+        """The commit checked out, or ``None`` on an unborn branch."""
+        ...
+
+    def changed_between(self, old: str, new: str) -> set[str] | None:
+        """Root-relative paths changed between two commits (``None``: cannot tell)."""
+        ...

@@ -1,0 +1,1 @@
+"""Adapters: the real parts (PostgreSQL, Qdrant, embeddings, git, watcher, filesystem)."""

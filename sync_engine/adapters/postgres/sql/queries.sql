@@ -1,0 +1,311 @@
+-- The store's queries, by name (see queries.py). Parameters are psycopg's %(name)s.
+-- Arrays passed for unnest() carry one element per row; ids travel as text and are cast.
+
+-- ---------------------------------------------------------------------------------------------
+-- Migrations
+
+-- name: lock_migrations
+-- Serialises migrations of one database; released when the transaction ends.
+SELECT pg_advisory_xact_lock(hashtextextended('sync_engine.migrations', 0));
+
+-- name: create_schema_migrations
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- name: applied_migrations
+SELECT version FROM schema_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
+
+-- ---------------------------------------------------------------------------------------------
+-- Roots
+
+-- name: set_engine_origin
+-- Every write transaction of the engine starts with this; the change-log triggers read it.
+SET LOCAL sync_engine.origin = 'engine';
+
+-- name: insert_root
+INSERT INTO roots (path) VALUES (%(path)s) ON CONFLICT (path) DO NOTHING;
+
+-- name: root_by_path
+SELECT id, path, replica_id, git_head, last_sync_at FROM roots WHERE path = %(path)s;
+
+-- name: root_by_id
+SELECT id, path, replica_id, git_head, last_sync_at FROM roots WHERE id = %(root_id)s::uuid;
+
+-- name: set_root_synced
+UPDATE roots SET last_sync_at = now(), git_head = %(git_head)s WHERE id = %(root_id)s::uuid;
+
+-- name: lock_root
+-- A session-level lock: held across transactions until unlock_root or disconnection.
+SELECT pg_advisory_lock(hashtextextended('sync_engine.root:' || %(root_id)s::text, 0));
+
+-- name: unlock_root
+SELECT pg_advisory_unlock(hashtextextended('sync_engine.root:' || %(root_id)s::text, 0));
+
+-- ---------------------------------------------------------------------------------------------
+-- Reading plans and tasks
+
+-- name: plan_index
+SELECT id, path, content_hash, size, mtime_ns, inode, git_blob, skipped_reason, task_count
+FROM plans
+WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL;
+
+-- name: plan_tasks
+SELECT t.id, t.position, t.parent_id, t.phase_id IS NOT NULL AS has_phase,
+       ph.number AS phase_number, ph.title AS phase_title,
+       t.text, t.title, t.status, t.char, t.line, t.explicit_id, t.label
+FROM tasks AS t
+LEFT JOIN phases AS ph ON ph.id = t.phase_id
+WHERE t.plan_id = %(plan_id)s::uuid AND t.deleted_at IS NULL
+ORDER BY t.position;
+
+-- name: list_tasks
+SELECT t.id, p.path AS plan, ph.number AS phase, ph.title AS phase_title,
+       t.text, t.status, t.line
+FROM tasks AS t
+JOIN plans AS p ON p.id = t.plan_id
+LEFT JOIN phases AS ph ON ph.id = t.phase_id
+WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL AND t.deleted_at IS NULL
+  AND (%(plan_path)s::text IS NULL OR p.path = %(plan_path)s::text)
+  AND (%(status)s::text IS NULL OR t.status = %(status)s::text)
+ORDER BY p.path, t.position;
+
+-- name: find_tasks
+-- Candidates for a task reference: an explicit id, or ids in [low, high] (an id prefix
+-- padded with 0s and fs: a range scan of the primary key).
+SELECT t.id, p.path AS plan, ph.number AS phase, ph.title AS phase_title,
+       t.text, t.status, t.line, t.explicit_id
+FROM tasks AS t
+JOIN plans AS p ON p.id = t.plan_id
+LEFT JOIN phases AS ph ON ph.id = t.phase_id
+WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL AND t.deleted_at IS NULL
+  AND (t.id BETWEEN %(low)s::uuid AND %(high)s::uuid OR t.explicit_id = %(value)s::text)
+ORDER BY t.explicit_id = %(value)s::text DESC NULLS LAST, p.path, t.position
+LIMIT %(limit)s;
+
+-- name: summary_counts
+SELECT
+    (SELECT count(*) FROM plans
+     WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL) AS plans,
+    (SELECT last_sync_at FROM roots WHERE id = %(root_id)s::uuid) AS last_sync_at;
+
+-- name: tasks_by_status
+SELECT t.status, count(*) AS tasks
+FROM tasks AS t
+JOIN plans AS p ON p.id = t.plan_id
+WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL AND t.deleted_at IS NULL
+GROUP BY t.status
+ORDER BY t.status;
+
+-- name: skipped_plans
+SELECT path, skipped_reason AS reason
+FROM plans
+WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL AND skipped_reason IS NOT NULL
+ORDER BY path;
+
+-- ---------------------------------------------------------------------------------------------
+-- Writing plans
+
+-- name: write_plan
+-- Updates the plan named by plan_id or, without one, the live plan at the path, else the
+-- latest tombstone there (reviving it), else inserts a new plan. Clears a skip: the plan was
+-- synced. No row back: plan_id names no plan of the root.
+WITH target AS (
+    SELECT id FROM plans
+    WHERE root_id = %(root_id)s::uuid
+      AND CASE WHEN %(plan_id)s::uuid IS NULL THEN path = %(path)s
+               ELSE id = %(plan_id)s::uuid END
+    ORDER BY deleted_at IS NOT NULL, deleted_at DESC
+    LIMIT 1
+    FOR UPDATE
+), updated AS (
+    UPDATE plans SET
+        path = %(path)s, title = %(title)s, version = %(version)s, date = %(date)s,
+        declared_progress = %(declared_progress)s, computed_progress = %(computed_progress)s,
+        front_matter = %(front_matter)s, metadata = %(metadata)s,
+        content_hash = %(content_hash)s, git_blob = %(git_blob)s, size = %(size)s,
+        mtime_ns = %(mtime_ns)s, inode = %(inode)s, task_count = %(task_count)s,
+        score = %(score)s, findings = %(findings)s, skipped_reason = NULL, deleted_at = NULL,
+        updated_at = now()
+    WHERE id = (SELECT id FROM target)
+    RETURNING id
+), inserted AS (
+    INSERT INTO plans (
+        root_id, path, title, version, date, declared_progress, computed_progress,
+        front_matter, metadata, content_hash, git_blob, size, mtime_ns, inode, task_count,
+        score, findings)
+    SELECT
+        %(root_id)s::uuid, %(path)s, %(title)s, %(version)s, %(date)s, %(declared_progress)s,
+        %(computed_progress)s, %(front_matter)s, %(metadata)s, %(content_hash)s,
+        %(git_blob)s, %(size)s, %(mtime_ns)s, %(inode)s, %(task_count)s, %(score)s,
+        %(findings)s
+    WHERE %(plan_id)s::uuid IS NULL AND NOT EXISTS (SELECT FROM target)
+    RETURNING id
+)
+SELECT id FROM updated
+UNION ALL
+SELECT id FROM inserted;
+
+-- name: replace_phases
+-- Keeps the ids of phases by position (so tasks keep their phase_id), rewrites only what
+-- changed, drops positions gone; returns the id of every position now present.
+WITH incoming AS (
+    SELECT * FROM unnest(
+        %(position)s::integer[], %(number)s::integer[], %(title)s::text[], %(heading)s::text[],
+        %(level)s::integer[], %(line)s::integer[], %(end_line)s::integer[],
+        %(declared_progress)s::double precision[], %(computed_progress)s::double precision[]
+    ) AS u (position, number, title, heading, level, line, end_line, declared_progress,
+            computed_progress)
+), removed AS (
+    DELETE FROM phases
+    WHERE plan_id = %(plan_id)s::uuid AND position NOT IN (SELECT position FROM incoming)
+), written AS (
+    INSERT INTO phases (plan_id, position, number, title, heading, level, line, end_line,
+                        declared_progress, computed_progress)
+    SELECT %(plan_id)s::uuid, * FROM incoming
+    ON CONFLICT (plan_id, position) DO UPDATE SET
+        number = EXCLUDED.number, title = EXCLUDED.title, heading = EXCLUDED.heading,
+        level = EXCLUDED.level, line = EXCLUDED.line, end_line = EXCLUDED.end_line,
+        declared_progress = EXCLUDED.declared_progress,
+        computed_progress = EXCLUDED.computed_progress
+    WHERE (phases.number, phases.title, phases.heading, phases.level, phases.line,
+           phases.end_line, phases.declared_progress, phases.computed_progress)
+        IS DISTINCT FROM
+          (EXCLUDED.number, EXCLUDED.title, EXCLUDED.heading, EXCLUDED.level, EXCLUDED.line,
+           EXCLUDED.end_line, EXCLUDED.declared_progress, EXCLUDED.computed_progress)
+    RETURNING id, position
+)
+SELECT id, position FROM written
+UNION
+SELECT id, position FROM phases
+WHERE plan_id = %(plan_id)s::uuid AND position IN (SELECT position FROM incoming);
+
+-- name: replace_sections
+-- As replace_phases, for sections.
+WITH incoming AS (
+    SELECT * FROM unnest(
+        %(position)s::integer[], %(level)s::integer[], %(title)s::text[], %(line)s::integer[],
+        %(end_line)s::integer[], %(parent_position)s::integer[], %(phase_position)s::integer[]
+    ) AS u (position, level, title, line, end_line, parent_position, phase_position)
+), removed AS (
+    DELETE FROM sections
+    WHERE plan_id = %(plan_id)s::uuid AND position NOT IN (SELECT position FROM incoming)
+), written AS (
+    INSERT INTO sections (plan_id, position, level, title, line, end_line, parent_position,
+                          phase_position)
+    SELECT %(plan_id)s::uuid, * FROM incoming
+    ON CONFLICT (plan_id, position) DO UPDATE SET
+        level = EXCLUDED.level, title = EXCLUDED.title, line = EXCLUDED.line,
+        end_line = EXCLUDED.end_line, parent_position = EXCLUDED.parent_position,
+        phase_position = EXCLUDED.phase_position
+    WHERE (sections.level, sections.title, sections.line, sections.end_line,
+           sections.parent_position, sections.phase_position)
+        IS DISTINCT FROM
+          (EXCLUDED.level, EXCLUDED.title, EXCLUDED.line, EXCLUDED.end_line,
+           EXCLUDED.parent_position, EXCLUDED.phase_position)
+    RETURNING id, position
+)
+SELECT id, position FROM written
+UNION
+SELECT id, position FROM sections
+WHERE plan_id = %(plan_id)s::uuid AND position IN (SELECT position FROM incoming);
+
+-- name: existing_task_ids
+SELECT id FROM tasks WHERE id = ANY(%(ids)s::uuid[]);
+
+-- name: copy_tasks
+COPY tasks (id, plan_id, phase_id, section_id, parent_id, position, line, end_line, status,
+            char, text, title, label, explicit_id, depth, fields)
+FROM STDIN;
+
+-- name: update_tasks
+-- Rewrites every column of changed tasks (reviving tombstones, adopting moved tasks).
+UPDATE tasks AS t SET
+    plan_id = %(plan_id)s::uuid, phase_id = u.phase_id, section_id = u.section_id,
+    parent_id = u.parent_id, position = u.position, line = u.line, end_line = u.end_line,
+    status = u.status, char = u.char, text = u.text, title = u.title, label = u.label,
+    explicit_id = u.explicit_id, depth = u.depth, fields = u.fields, deleted_at = NULL,
+    revision = t.revision + 1, updated_at = now()
+FROM unnest(
+    %(id)s::uuid[], %(phase_id)s::uuid[], %(section_id)s::uuid[], %(parent_id)s::uuid[],
+    %(position)s::integer[], %(line)s::integer[], %(end_line)s::integer[], %(status)s::text[],
+    %(char)s::text[], %(text)s::text[], %(title)s::text[], %(label)s::text[],
+    %(explicit_id)s::text[], %(depth)s::integer[], %(fields)s::jsonb[]
+) AS u (id, phase_id, section_id, parent_id, position, line, end_line, status, char, text,
+        title, label, explicit_id, depth, fields)
+WHERE t.id = u.id
+  AND (t.plan_id, t.phase_id, t.section_id, t.parent_id, t.position, t.line, t.end_line,
+       t.status, t.char, t.text, t.title, t.label, t.explicit_id, t.depth, t.fields,
+       t.deleted_at IS NULL)
+    IS DISTINCT FROM
+      (%(plan_id)s::uuid, u.phase_id, u.section_id, u.parent_id, u.position, u.line,
+       u.end_line, u.status, u.char, u.text, u.title, u.label, u.explicit_id, u.depth,
+       u.fields, true);
+
+-- name: move_tasks
+-- Unchanged tasks: only where they sit (a line inserted above shifts them all).
+UPDATE tasks AS t SET
+    plan_id = %(plan_id)s::uuid, phase_id = u.phase_id, section_id = u.section_id,
+    parent_id = u.parent_id, position = u.position, line = u.line, end_line = u.end_line,
+    label = u.label, depth = u.depth, revision = t.revision + 1, updated_at = now()
+FROM unnest(
+    %(id)s::uuid[], %(phase_id)s::uuid[], %(section_id)s::uuid[], %(parent_id)s::uuid[],
+    %(position)s::integer[], %(line)s::integer[], %(end_line)s::integer[], %(label)s::text[],
+    %(depth)s::integer[]
+) AS u (id, phase_id, section_id, parent_id, position, line, end_line, label, depth)
+WHERE t.id = u.id
+  AND (t.plan_id, t.phase_id, t.section_id, t.parent_id, t.position, t.line, t.end_line,
+       t.label, t.depth)
+    IS DISTINCT FROM
+      (%(plan_id)s::uuid, u.phase_id, u.section_id, u.parent_id, u.position, u.line,
+       u.end_line, u.label, u.depth);
+
+-- name: tombstone_tasks
+UPDATE tasks SET deleted_at = now(), updated_at = now(), revision = revision + 1
+WHERE plan_id = %(plan_id)s::uuid AND id = ANY(%(ids)s::uuid[]) AND deleted_at IS NULL;
+
+-- name: upsert_plan_base
+INSERT INTO plan_base (plan_id, content, model, content_hash)
+VALUES (%(plan_id)s::uuid, %(content)s, %(model)s, %(content_hash)s)
+ON CONFLICT (plan_id) DO UPDATE SET
+    content = EXCLUDED.content, model = EXCLUDED.model, content_hash = EXCLUDED.content_hash,
+    synced_at = now();
+
+-- name: set_skipped
+-- A plan never synced gets a stub row (empty hash) that carries the reason.
+INSERT INTO plans (root_id, path, skipped_reason)
+VALUES (%(root_id)s::uuid, %(path)s, %(reason)s)
+ON CONFLICT (root_id, path) WHERE deleted_at IS NULL DO UPDATE
+    SET skipped_reason = EXCLUDED.skipped_reason, updated_at = now()
+    WHERE plans.skipped_reason IS DISTINCT FROM EXCLUDED.skipped_reason;
+
+-- name: clear_skipped
+UPDATE plans SET skipped_reason = NULL, updated_at = now()
+WHERE root_id = %(root_id)s::uuid AND path = %(path)s AND deleted_at IS NULL
+  AND skipped_reason IS NOT NULL;
+
+-- name: tombstone_plans
+-- Tombstones the plans and their live tasks; the row count is the tasks'.
+WITH gone AS (
+    UPDATE plans SET deleted_at = now(), updated_at = now()
+    WHERE root_id = %(root_id)s::uuid AND id = ANY(%(plan_ids)s::uuid[]) AND deleted_at IS NULL
+    RETURNING id
+)
+UPDATE tasks SET deleted_at = now(), updated_at = now(), revision = revision + 1
+WHERE plan_id IN (SELECT id FROM gone) AND deleted_at IS NULL;
+
+-- name: refresh_stats
+UPDATE plans AS p SET size = u.size, mtime_ns = u.mtime_ns, inode = u.inode
+FROM unnest(%(id)s::uuid[], %(size)s::bigint[], %(mtime_ns)s::bigint[], %(inode)s::bigint[])
+    AS u (id, size, mtime_ns, inode)
+WHERE p.id = u.id AND (p.size, p.mtime_ns, p.inode) IS DISTINCT FROM (u.size, u.mtime_ns, u.inode);
+
+-- name: record_operation
+INSERT INTO sync_operations (root_id, kind, status, counts, duration_s, started_at, finished_at)
+VALUES (%(root_id)s::uuid, %(kind)s, %(status)s, %(counts)s, %(duration_s)s,
+        clock_timestamp() - make_interval(secs => %(duration_s)s), clock_timestamp());

@@ -1,0 +1,380 @@
+"""``PostgresPlanStore``: the ``PlanStore`` port on PostgreSQL (psycopg 3 and a small pool).
+
+Every method is one transaction on a pooled connection; every write transaction first sets
+``sync_engine.origin = 'engine'`` so that the change-log triggers skip the engine's own
+writes. The schema is migrated when the store opens (see ``migrations``). Rows are mapped
+to the port's records with psycopg's row factories; UUIDs are read as text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from types import TracebackType
+
+import psycopg
+from psycopg.rows import TupleRow, class_row, dict_row
+from psycopg.types.string import TextLoader
+from psycopg_pool import ConnectionPool
+
+from sync_engine.adapters.postgres.connection import redact_conninfo, translate_errors
+from sync_engine.adapters.postgres.migrations import migrate
+from sync_engine.adapters.postgres.plan_writes import apply_plan_change, jsonb
+from sync_engine.adapters.postgres.queries import queries
+from sync_engine.errors import NotFoundError
+from sync_engine.ports.records import (
+    PlanChange,
+    RootState,
+    SkippedPlan,
+    StoredPlanInfo,
+    StoredTask,
+    SyncCounts,
+)
+
+__all__ = ["PostgresPlanStore", "StoreSummary", "TaskView"]
+
+Connection = psycopg.Connection[TupleRow]
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_DASH_POSITIONS = frozenset({8, 13, 18, 23})  # in a UUID as printed
+_SHOWN_MATCHES = 5
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TaskView:
+    """A live task as commands show it; ``plan`` is the ``/``-separated relative path."""
+
+    id: str
+    plan: str
+    phase: int | None
+    phase_title: str | None
+    text: str
+    status: str
+    line: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoreSummary:
+    """What the store holds of one root."""
+
+    plans: int
+    tasks: int
+    tasks_by_status: dict[str, int]
+    skipped: tuple[SkippedPlan, ...]
+    last_sync_at: datetime | None
+
+
+class PostgresPlanStore:
+    """The plan store on PostgreSQL.
+
+    Args:
+        conninfo: a libpq URL or ``key=value`` string.
+        min_size, max_size: bounds of the connection pool.
+        connect_timeout: seconds to wait for the server when opening and for a pooled
+            connection afterwards.
+        auto_migrate: apply pending migrations when the store opens.
+
+    The pool opens on first use (or ``open()``); ``close()`` or a ``with`` block closes it.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        connect_timeout: float = 10.0,
+        auto_migrate: bool = True,
+    ) -> None:
+        self._conninfo = conninfo
+        self._where = redact_conninfo(conninfo)
+        self._min_size = min_size
+        self._max_size = max_size
+        self._connect_timeout = connect_timeout
+        self._auto_migrate = auto_migrate
+        self._pool: ConnectionPool[Connection] | None = None
+        self._opening = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresPlanStore({self._where!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Reach the server, migrate the schema (unless told not to) and open the pool.
+
+        Raises:
+            StoreUnavailableError: the server cannot be reached.
+            StoreError: a migration failed.
+        """
+        with self._opening:
+            if self._pool is not None:
+                return
+            with translate_errors(self._where):
+                timeout = max(1, round(self._connect_timeout))
+                with psycopg.connect(self._conninfo, connect_timeout=timeout) as connection:
+                    if self._auto_migrate:
+                        migrate(connection)
+                pool: ConnectionPool[Connection] = ConnectionPool(
+                    self._conninfo,
+                    min_size=self._min_size,
+                    max_size=self._max_size,
+                    kwargs={"connect_timeout": timeout, "application_name": "sync-engine"},
+                    configure=_configure,
+                    timeout=self._connect_timeout,
+                    name="sync-engine",
+                    open=False,
+                )
+                try:
+                    pool.open(wait=True, timeout=self._connect_timeout)
+                except BaseException:
+                    pool.close()
+                    raise
+            self._pool = pool
+
+    def close(self) -> None:
+        """Close the pool (a later call opens it again)."""
+        with self._opening:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def __enter__(self) -> PostgresPlanStore:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """A pooled connection inside one transaction, committed when the block ends."""
+        if self._pool is None:
+            self.open()
+        assert self._pool is not None
+        with (
+            translate_errors(self._where),
+            self._pool.connection() as connection,
+            connection.transaction(),
+        ):
+            if write:
+                connection.execute(queries()["set_engine_origin"])
+            yield connection
+
+    # -- roots ------------------------------------------------------------------------------------
+
+    def ensure_root(self, path: str) -> RootState:
+        sql = queries()
+        with self._transaction(write=True) as connection:
+            connection.execute(sql["insert_root"], {"path": path})
+            cursor = connection.cursor(row_factory=class_row(RootState))
+            root = cursor.execute(sql["root_by_path"], {"path": path}).fetchone()
+        assert root is not None  # inserted, or there already
+        return root
+
+    def root(self, root_id: str) -> RootState:
+        """The root's state.
+
+        Raises:
+            NotFoundError: no such root.
+        """
+        with self._transaction() as connection:
+            cursor = connection.cursor(row_factory=class_row(RootState))
+            root = cursor.execute(queries()["root_by_id"], {"root_id": root_id}).fetchone()
+        if root is None:
+            raise NotFoundError(f"no plans root {root_id}")
+        return root
+
+    @contextlib.contextmanager
+    def lock_root(self, root_id: str) -> Iterator[None]:
+        """Hold the root's sync lock (a PostgreSQL advisory lock) for the block; waits for a
+        sync of the same root in another process or machine to finish."""
+        if self._pool is None:
+            self.open()
+        assert self._pool is not None
+        sql = queries()
+        with translate_errors(self._where), self._pool.connection() as connection:
+            connection.execute(sql["lock_root"], {"root_id": root_id})
+            connection.commit()  # the lock outlives the transaction; idle, not idle in one
+            try:
+                yield
+            finally:
+                try:
+                    connection.execute(sql["unlock_root"], {"root_id": root_id})
+                    connection.commit()
+                except psycopg.Error:
+                    connection.close()  # the session's locks go with it; the pool replaces it
+
+    def set_root_synced(self, root_id: str, git_head: str | None) -> None:
+        with self._transaction(write=True) as connection:
+            params = {"root_id": root_id, "git_head": git_head}
+            if connection.execute(queries()["set_root_synced"], params).rowcount == 0:
+                raise NotFoundError(f"no plans root {root_id}")
+
+    # -- plans and tasks ------------------------------------------------------------------------
+
+    def plan_index(self, root_id: str) -> dict[str, StoredPlanInfo]:
+        with self._transaction() as connection:
+            cursor = connection.cursor(row_factory=class_row(StoredPlanInfo))
+            plans = cursor.execute(queries()["plan_index"], {"root_id": root_id}).fetchall()
+        return {plan.path: plan for plan in plans}
+
+    def plan_tasks(self, plan_id: str) -> list[StoredTask]:
+        with self._transaction() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            rows = cursor.execute(queries()["plan_tasks"], {"plan_id": plan_id}).fetchall()
+        return [
+            StoredTask(
+                id=row["id"],
+                position=row["position"],
+                parent_id=row["parent_id"],
+                phase_key=(row["phase_number"], row["phase_title"]) if row["has_phase"] else None,
+                text=row["text"],
+                title=row["title"],
+                status=row["status"],
+                char=row["char"],
+                line=row["line"],
+                explicit_id=row["explicit_id"],
+                label=row["label"],
+            )
+            for row in rows
+        ]
+
+    def apply_plan_change(self, root_id: str, change: PlanChange) -> str:
+        with self._transaction(write=True) as connection:
+            return apply_plan_change(connection, root_id, change)
+
+    def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
+        query = "set_skipped" if reason is not None else "clear_skipped"
+        with self._transaction(write=True) as connection:
+            params = {"root_id": root_id, "path": path, "reason": reason}
+            connection.execute(queries()[query], params)
+
+    def delete_plans(self, root_id: str, plan_ids: Sequence[str]) -> int:
+        if not plan_ids:
+            return 0
+        with self._transaction(write=True) as connection:
+            params = {"root_id": root_id, "plan_ids": list(plan_ids)}
+            return connection.execute(queries()["tombstone_plans"], params).rowcount
+
+    def refresh_stats(self, stats: Sequence[tuple[str, int, int, int]]) -> None:
+        if not stats:
+            return
+        ids, sizes, mtimes, inodes = (list(column) for column in zip(*stats, strict=True))
+        params = {"id": ids, "size": sizes, "mtime_ns": mtimes, "inode": inodes}
+        with self._transaction(write=True) as connection:
+            connection.execute(queries()["refresh_stats"], params)
+
+    def record_operation(
+        self, root_id: str, kind: str, status: str, counts: SyncCounts, duration_s: float
+    ) -> None:
+        params = {
+            "root_id": root_id,
+            "kind": kind,
+            "status": status,
+            "counts": jsonb(dataclasses.asdict(counts)),
+            "duration_s": duration_s,
+        }
+        with self._transaction(write=True) as connection:
+            connection.execute(queries()["record_operation"], params)
+
+    # -- what commands show -----------------------------------------------------------------------
+
+    def list_tasks(
+        self, root_id: str, plan_path: str | None = None, status: str | None = None
+    ) -> list[TaskView]:
+        """Live tasks of the root, by plan path then document order, optionally of one plan
+        (relative path) and/or one status."""
+        params = {"root_id": root_id, "plan_path": plan_path, "status": status}
+        with self._transaction() as connection:
+            cursor = connection.cursor(row_factory=class_row(TaskView))
+            return cursor.execute(queries()["list_tasks"], params).fetchall()
+
+    def get_task(self, root_id: str, id_or_prefix: str) -> TaskView:
+        """The live task named by its id, its explicit id (``🆔 x`` in the file), or a
+        unique prefix of its id.
+
+        Raises:
+            NotFoundError: no such task, or a prefix shared by several (the message lists
+                some of them).
+        """
+        reference = id_or_prefix.strip()
+        if not reference:
+            raise NotFoundError("no task id given")
+        bounds = _id_range(reference)
+        params = {
+            "root_id": root_id,
+            "value": reference,
+            "low": bounds[0] if bounds else None,
+            "high": bounds[1] if bounds else None,
+            "limit": _SHOWN_MATCHES + 1,
+        }
+        with self._transaction() as connection:
+            cursor = connection.cursor(row_factory=dict_row)
+            rows = cursor.execute(queries()["find_tasks"], params).fetchall()
+        # A whole id, then an explicit id, beats a prefix.
+        whole = [row for row in rows if bounds and row["id"] == bounds[0] == bounds[1]]
+        explicit = [row for row in rows if row["explicit_id"] == reference]
+        candidates = whole or explicit or rows
+        if not candidates:
+            raise NotFoundError(f"no task {reference!r}")
+        if len(candidates) > 1:
+            shown = ", ".join(
+                f"{row['id']} ({row['plan']}:{row['line']})" for row in candidates[:_SHOWN_MATCHES]
+            )
+            more = " and more" if len(candidates) > _SHOWN_MATCHES else ""
+            raise NotFoundError(
+                f"task id {reference!r} is ambiguous: it matches {shown}{more}; "
+                "give more characters"
+            )
+        row = candidates[0]
+        return TaskView(**{field.name: row[field.name] for field in dataclasses.fields(TaskView)})
+
+    def summary(self, root_id: str) -> StoreSummary:
+        """Counts of what the store holds of the root, its skipped plans and last sync."""
+        sql = queries()
+        params = {"root_id": root_id}
+        with self._transaction() as connection:
+            counts = connection.execute(sql["summary_counts"], params).fetchone()
+            by_status = connection.execute(sql["tasks_by_status"], params).fetchall()
+            skipped = connection.cursor(row_factory=class_row(SkippedPlan))
+            skipped_plans = tuple(skipped.execute(sql["skipped_plans"], params).fetchall())
+        assert counts is not None
+        tasks_by_status = {str(status): int(count) for status, count in by_status}
+        return StoreSummary(
+            plans=int(counts[0]),
+            tasks=sum(tasks_by_status.values()),
+            tasks_by_status=tasks_by_status,
+            skipped=skipped_plans,
+            last_sync_at=counts[1],
+        )
+
+
+def _id_range(reference: str) -> tuple[str, str] | None:
+    """The lowest and highest UUIDs that start with ``reference`` (a prefix of a UUID as
+    printed, or bare hex digits), or None when no UUID can start with it."""
+    text = reference.lower()
+    dashed = "-" in text
+    for position, char in enumerate(text):
+        dash_here = dashed and position in _DASH_POSITIONS
+        if (char != "-") if dash_here else (char not in _HEX_DIGITS):
+            return None
+    digits = text.replace("-", "")
+    if len(digits) > 32:
+        return None
+    return str(uuid.UUID(digits.ljust(32, "0"))), str(uuid.UUID(digits.ljust(32, "f")))
+
+
+def _configure(connection: Connection) -> None:
+    """Pooled connections read UUIDs as ``str``, as the port's records hold them."""
+    connection.adapters.register_loader("uuid", TextLoader)

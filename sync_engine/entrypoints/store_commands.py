@@ -1,0 +1,257 @@
+"""Commands that use the database: ``sync``, ``tasks``, ``status`` and ``db``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sync_engine import bootstrap
+from sync_engine.adapters.postgres.migrations import migrate as migrate_database
+from sync_engine.adapters.postgres.store import PostgresPlanStore, TaskView
+from sync_engine.config import ConfigError, Settings, load_settings
+from sync_engine.entrypoints.output import EXIT_OK, EXIT_PROBLEMS, UsageError, print_json
+from sync_engine.errors import NotFoundError
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    flags = {
+        "state_dir": getattr(args, "state_dir", None),
+        "database_url": getattr(args, "database_url", None),
+    }
+    try:
+        return load_settings(getattr(args, "root", None), flags)
+    except ConfigError as error:
+        raise UsageError(str(error)) from error
+
+
+@contextmanager
+def _store(settings: Settings) -> Iterator[PostgresPlanStore]:
+    store = bootstrap.open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _progress_bar(enabled: bool) -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    if not enabled:
+        return None, lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("syncing", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def command_sync(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if not settings.root.is_dir():
+        raise UsageError(f"{settings.root}: the plans root is not a folder")
+    update, stop = _progress_bar(sys.stderr.isatty() and not args.json)
+    with _store(settings) as store:
+        sync = bootstrap.build_files_sync(settings, store, update)
+        try:
+            report = sync.run(
+                bootstrap.sync_options(settings, args.dry_run, args.allow_mass_delete)
+            )
+        finally:
+            stop()
+    counts = report.counts
+    data: dict[str, Any] = {
+        "files_scanned": counts.files_scanned,
+        "files_changed": counts.files_changed,
+        "tasks_created": counts.tasks_created,
+        "tasks_updated": counts.tasks_updated,
+        "tasks_deleted": counts.tasks_deleted,
+        "conflicts_opened": counts.conflicts_opened,
+        "written_back": counts.written_back,
+        "duration_s": report.duration_s,
+    }
+    if args.json:
+        data["plans_deleted"] = counts.plans_deleted
+        data["skipped"] = [{"path": s.path, "reason": s.reason} for s in counts.skipped]
+        data["refused"] = counts.refused
+        data["dry_run"] = args.dry_run
+        if args.dry_run:
+            data["changes"] = report.changes
+        print_json(data)
+    else:
+        if args.dry_run:
+            print("dry run: nothing was changed")
+            for line in report.changes:
+                print(f"  would {line}")
+        print(
+            f"{counts.files_scanned} plans scanned, {counts.files_changed} changed: "
+            f"+{counts.tasks_created} ~{counts.tasks_updated} -{counts.tasks_deleted} tasks "
+            f"in {report.duration_s:.2f}s"
+        )
+        for skipped in counts.skipped:
+            print(f"  skipped {skipped.path}: {skipped.reason}")
+        for message in counts.refused:
+            print(f"  {message}")
+    return EXIT_PROBLEMS if report.has_problems else EXIT_OK
+
+
+def _task_dict(task: TaskView) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "plan": task.plan,
+        "phase": task.phase,
+        "phase_title": task.phase_title,
+        "text": task.text,
+        "status": task.status,
+        "line": task.line,
+    }
+
+
+def command_tasks_list(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        tasks = store.list_tasks(root.id, args.plan, args.status)
+    if args.json:
+        print_json([_task_dict(task) for task in tasks])
+        return EXIT_OK
+    for task in tasks:
+        phase = f"P{task.phase}" if task.phase is not None else "-"
+        print(f"{task.id[:8]}  {task.status:<11} {task.plan}:{task.line} {phase}  {task.text}")
+    print(f"{len(tasks)} tasks")
+    return EXIT_OK
+
+
+def command_tasks_show(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        try:
+            task = store.get_task(root.id, args.id)
+        except NotFoundError as error:
+            print(f"sync-engine: {error}", file=sys.stderr)
+            return EXIT_PROBLEMS
+    if args.json:
+        print_json(_task_dict(task))
+    else:
+        for key, value in _task_dict(task).items():
+            print(f"{key:>12}: {value}")
+    return EXIT_OK
+
+
+def command_status(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        summary = store.summary(root.id)
+    data = {
+        "root": str(settings.root),
+        "plans": summary.plans,
+        "tasks": summary.tasks,
+        "tasks_by_status": summary.tasks_by_status,
+        "skipped": [{"path": skip.path, "reason": skip.reason} for skip in summary.skipped],
+        "last_sync": summary.last_sync_at.isoformat() if summary.last_sync_at else None,
+    }
+    if args.json:
+        print_json(data)
+    else:
+        print(f"root {data['root']}: {summary.plans} plans, {summary.tasks} tasks")
+        for status, count in summary.tasks_by_status.items():
+            print(f"  {status:<12} {count}")
+        for skip in summary.skipped:
+            print(f"  skipped {skip.path}: {skip.reason}")
+        print(f"last sync: {data['last_sync'] or 'never'}")
+    return EXIT_PROBLEMS if summary.skipped else EXIT_OK
+
+
+def command_db(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if args.db_command == "migrate":
+        applied = migrate_database(bootstrap.database_url(settings))
+        if args.json:
+            print_json({"applied": applied})
+        else:
+            print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+        return EXIT_OK
+    if settings.database_url and args.db_command in ("stop", "status"):
+        raise UsageError(f"'db {args.db_command}' manages the embedded server only")
+    if args.db_command == "url":
+        print(bootstrap.database_url(settings))
+        return EXIT_OK
+    server = bootstrap.embedded_postgres(settings)
+    if args.db_command == "stop":
+        stopped = server.stop()
+        print("stopped" if stopped else "not running")
+        return EXIT_OK
+    status = server.status()
+    data = {
+        "running": status.running,
+        "pid": status.pid,
+        "url": status.url,
+        "data_dir": str(status.data_dir),
+        "version": status.version,
+    }
+    if args.json:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            print(f"{key:>9}: {value}")
+    return EXIT_OK
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", help="the plans root (default: the current folder)")
+    parser.add_argument("--state-dir", help="the state folder (default: ROOT/.sync-engine)")
+    parser.add_argument("--database-url", help="a PostgreSQL URL (default: embedded server)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def register(commands: Any) -> None:
+    sync = commands.add_parser("sync", help="bring the database in step with the plan files")
+    add_store_options(sync)
+    sync.add_argument("--no-index", action="store_true", help="skip the semantic index")
+    sync.add_argument("--dry-run", action="store_true", help="show what would change")
+    sync.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="let more than half of the plans or of a plan's tasks be deleted",
+    )
+    sync.set_defaults(handler=command_sync)
+
+    tasks = commands.add_parser("tasks", help="read tasks from the database")
+    task_commands = tasks.add_subparsers(dest="tasks_command", metavar="ACTION")
+    task_commands.required = True
+    listing = task_commands.add_parser("list", help="list tasks")
+    add_store_options(listing)
+    listing.add_argument("--plan", help="only this plan (path relative to the root)")
+    listing.add_argument("--status", help="only this status (todo, done, …)")
+    listing.set_defaults(handler=command_tasks_list)
+    show = task_commands.add_parser("show", help="one task by id or unique id prefix")
+    add_store_options(show)
+    show.add_argument("id")
+    show.set_defaults(handler=command_tasks_show)
+
+    status = commands.add_parser("status", help="plans, tasks, skipped plans, last sync")
+    add_store_options(status)
+    status.set_defaults(handler=command_status)
+
+    db = commands.add_parser("db", help="the database: migrate, url, status, stop")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION")
+    db_commands.required = True
+    for name, text in (
+        ("migrate", "apply pending migrations"),
+        ("url", "print the URL"),
+        ("status", "the embedded server's state"),
+        ("stop", "stop it"),
+    ):
+        sub = db_commands.add_parser(name, help=text)
+        add_store_options(sub)
+        sub.set_defaults(handler=command_db)
+
+
+__all__ = ["register"]

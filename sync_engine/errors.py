@@ -1,0 +1,49 @@
+"""Every exception sync-engine raises on purpose, in one tree.
+
+    SyncEngineError
+    ├── ConfigError            (config.py: a bad setting, says which and where)
+    ├── StoreError             a database could not be reached or refused a write
+    │   └── StoreUnavailableError
+    ├── SyncError              a sync could not proceed
+    │   ├── MassDeletionRefusedError
+    │   └── PlanChangedDuringSyncError   (transient: retry)
+    └── NotFoundError          an id or path names nothing
+
+Errors are marked transient (worth retrying) or terminal through ``transient``.
+"""
+
+from __future__ import annotations
+
+
+class SyncEngineError(Exception):
+    """Base of sync-engine's own errors."""
+
+    transient = False
+
+
+class StoreError(SyncEngineError):
+    """The database refused or failed an operation; nothing was half-applied."""
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached."""
+
+    transient = True
+
+
+class SyncError(SyncEngineError):
+    """A sync could not proceed."""
+
+
+class MassDeletionRefusedError(SyncError):
+    """More than the allowed share of a root's plans or a plan's tasks would be deleted."""
+
+
+class PlanChangedDuringSyncError(SyncError):
+    """The file changed while it was being synced; the plan is retried."""
+
+    transient = True
+
+
+class NotFoundError(SyncEngineError):
+    """An id, id prefix or path names nothing (or, for a prefix, more than one thing)."""

@@ -1,0 +1,161 @@
+"""The records that cross the ports: what the store keeps of roots, plans and tasks, and
+the change set one plan's sync applies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RootState:
+    """A plans root as the store knows it. ``replica_id`` is made when the root is first
+    synced and recognises a restored or foreign database."""
+
+    id: str
+    path: str
+    replica_id: str
+    git_head: str | None = None
+    last_sync_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPlanInfo:
+    """What change detection needs of a stored plan: the fast-path stat and the hashes."""
+
+    id: str
+    path: str
+    content_hash: str
+    size: int
+    mtime_ns: int
+    inode: int
+    git_blob: str | None = None
+    skipped_reason: str | None = None
+    task_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTask:
+    """A live task row. ``phase_key`` is ``(number, title)`` of its phase, or ``None``."""
+
+    id: str
+    position: int
+    parent_id: str | None
+    phase_key: tuple[int | None, str] | None
+    text: str
+    title: str
+    status: str
+    char: str
+    line: int
+    explicit_id: str | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseRow:
+    position: int
+    number: int | None
+    title: str
+    heading: str
+    level: int
+    line: int
+    end_line: int
+    declared_progress: float | None
+    computed_progress: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SectionRow:
+    position: int
+    level: int
+    title: str
+    line: int
+    end_line: int
+    parent_position: int | None
+    phase_position: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A task as it should be after the sync; ``id`` is the stored UUID it was matched to,
+    or a new UUID."""
+
+    id: str
+    position: int
+    parent_id: str | None
+    phase_position: int | None
+    section_position: int | None
+    line: int
+    end_line: int
+    status: str
+    char: str
+    text: str
+    title: str
+    label: str | None
+    explicit_id: str | None
+    depth: int
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """The plan's own columns."""
+
+    path: str
+    title: str | None
+    version: str | None
+    date: str | None
+    declared_progress: float | None
+    computed_progress: float | None
+    front_matter: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+    content_hash: str
+    git_blob: str | None
+    size: int
+    mtime_ns: int
+    inode: int
+    score: int
+    findings: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """Everything one plan's sync writes, applied in one transaction.
+
+    ``created``/``updated`` list the ids of ``tasks`` that are new or changed; ``deleted``
+    are stored task ids to tombstone. ``base_content``/``base_model`` become the plan's
+    base snapshot.
+    """
+
+    plan_id: str | None
+    plan: PlanRow
+    phases: list[PhaseRow]
+    sections: list[SectionRow]
+    tasks: list[TaskRow]
+    created: list[str]
+    updated: list[str]
+    deleted: list[str]
+    base_content: bytes
+    base_model: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedPlan:
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class SyncCounts:
+    files_scanned: int = 0
+    files_changed: int = 0
+    tasks_created: int = 0
+    tasks_updated: int = 0
+    tasks_deleted: int = 0
+    conflicts_opened: int = 0
+    written_back: int = 0
+    plans_deleted: int = 0
+    skipped: list[SkippedPlan] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)

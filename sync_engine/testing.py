@@ -1,0 +1,156 @@
+"""In-memory implementations of the ports, for fast unit tests and deterministic simulation.
+Never a substitute for the real adapters in integration tests."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sync_engine.ports.records import (
+    PlanChange,
+    RootState,
+    StoredPlanInfo,
+    StoredTask,
+    SyncCounts,
+    TaskRow,
+)
+
+
+@dataclass(slots=True)
+class _Plan:
+    info: StoredPlanInfo
+    root_id: str
+    phases: list[tuple[int | None, str]] = field(default_factory=list)
+    tasks: list[TaskRow] = field(default_factory=list)
+    base: bytes = b""
+    base_model: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+
+
+class InMemoryPlanStore:
+    """A :class:`~sync_engine.ports.PlanStore` held in dictionaries."""
+
+    def __init__(self) -> None:
+        self.roots: dict[str, RootState] = {}
+        self.plans: dict[str, _Plan] = {}
+        self.tombstones: dict[str, TaskRow] = {}
+        self.operations: list[tuple[str, str, SyncCounts]] = []
+        self._lock = threading.Lock()
+
+    def ensure_root(self, path: str) -> RootState:
+        for root in self.roots.values():
+            if root.path == path:
+                return root
+        root = RootState(str(uuid.uuid4()), path, str(uuid.uuid4()))
+        self.roots[root.id] = root
+        return root
+
+    @contextmanager
+    def lock_root(self, root_id: str) -> Iterator[None]:
+        with self._lock:
+            yield
+
+    def set_root_synced(self, root_id: str, git_head: str | None) -> None:
+        self.roots[root_id] = replace(
+            self.roots[root_id], git_head=git_head, last_sync_at=datetime.now(UTC)
+        )
+
+    def plan_index(self, root_id: str) -> dict[str, StoredPlanInfo]:
+        return {
+            plan.info.path: plan.info
+            for plan in self.plans.values()
+            if plan.root_id == root_id and not plan.deleted
+        }
+
+    def plan_tasks(self, plan_id: str) -> list[StoredTask]:
+        plan = self.plans[plan_id]
+        return [
+            StoredTask(
+                id=row.id,
+                position=row.position,
+                parent_id=row.parent_id,
+                phase_key=plan.phases[row.phase_position]
+                if row.phase_position is not None
+                else None,
+                text=row.text,
+                title=row.title,
+                status=row.status,
+                char=row.char,
+                line=row.line,
+                explicit_id=row.explicit_id,
+                label=row.label,
+            )
+            for row in plan.tasks
+        ]
+
+    def apply_plan_change(self, root_id: str, change: PlanChange) -> str:
+        plan_id = change.plan_id or str(uuid.uuid4())
+        row = change.plan
+        info = StoredPlanInfo(
+            id=plan_id,
+            path=row.path,
+            content_hash=row.content_hash,
+            size=row.size,
+            mtime_ns=row.mtime_ns,
+            inode=row.inode,
+            git_blob=row.git_blob,
+            task_count=len(change.tasks),
+        )
+        old = self.plans.get(plan_id)
+        if old is not None:
+            for task in old.tasks:
+                if task.id in change.deleted:
+                    self.tombstones[task.id] = task
+        self.plans[plan_id] = _Plan(
+            info=info,
+            root_id=root_id,
+            phases=[(phase.number, phase.title) for phase in change.phases],
+            tasks=list(change.tasks),
+            base=change.base_content,
+            base_model=dict(change.base_model),
+        )
+        return plan_id
+
+    def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
+        for plan in self.plans.values():
+            if plan.root_id == root_id and plan.info.path == path and not plan.deleted:
+                plan.info = replace(plan.info, skipped_reason=reason)
+                return
+        if reason is not None:
+            plan_id = str(uuid.uuid4())
+            info = StoredPlanInfo(plan_id, path, "", 0, 0, 0, skipped_reason=reason)
+            self.plans[plan_id] = _Plan(info=info, root_id=root_id)
+
+    def delete_plans(self, root_id: str, plan_ids: Sequence[str]) -> int:
+        count = 0
+        for plan_id in plan_ids:
+            plan = self.plans[plan_id]
+            plan.deleted = True
+            count += len(plan.tasks)
+            for task in plan.tasks:
+                self.tombstones[task.id] = task
+        return count
+
+    def refresh_stats(self, stats: Sequence[tuple[str, int, int, int]]) -> None:
+        for plan_id, size, mtime_ns, inode in stats:
+            plan = self.plans[plan_id]
+            plan.info = replace(plan.info, size=size, mtime_ns=mtime_ns, inode=inode)
+
+    def record_operation(
+        self, root_id: str, kind: str, status: str, counts: SyncCounts, duration_s: float
+    ) -> None:
+        self.operations.append((kind, status, counts))
+
+    def live_tasks(self, root_id: str) -> list[tuple[str, TaskRow]]:
+        """(plan path, task) of every live task — for assertions."""
+        return [
+            (plan.info.path, task)
+            for plan in self.plans.values()
+            if plan.root_id == root_id and not plan.deleted
+            for task in plan.tasks
+        ]
