@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(BIN)/sync-engine validate sample_plans/
+	$(BIN)/sync-engine sync --root sample_plans/
+	$(BIN)/sync-engine status --root sample_plans/
 
 lint: setup
 	$(BIN)/ruff check sync_engine tests benchmarks
