@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
