@@ -30,9 +30,18 @@ from sync_engine.ports.records import (
 
 ROOT_PATH = "/srv/plans"
 TABLES = {
-    "roots", "plans", "phases", "sections", "tasks", "plan_base", "sync_operations",
-    "change_log", "conflicts", "audit_log", "schema_migrations",
-}  # fmt: skip
+    "roots",
+    "plans",
+    "phases",
+    "sections",
+    "tasks",
+    "plan_base",
+    "sync_operations",
+    "change_log",
+    "conflicts",
+    "audit_log",
+    "schema_migrations",
+}
 
 
 # -- building change sets -------------------------------------------------------------------------
@@ -139,7 +148,7 @@ def moved(row: TaskRow, **changes: Any) -> TaskRow:
     return dataclasses.replace(row, **changes)
 
 
-# -- fixtures and helpers -----------------------------------------------------------------------------
+# -- fixtures and helpers --------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -155,7 +164,7 @@ def root_id(store: PostgresPlanStore) -> str:
 
 def fetch(url: str, query: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as connection:
-        return connection.execute(query, params).fetchall()  # type: ignore[arg-type]
+        return connection.execute(query, params).fetchall()
 
 
 def texts(tasks: Sequence[StoredTask] | Sequence[TaskView]) -> list[str]:
@@ -228,7 +237,7 @@ def test_the_store_implements_the_port(store: PostgresPlanStore) -> None:
     assert port is store
 
 
-# -- roots ------------------------------------------------------------------------------------------
+# -- roots -----------------------------------------------------------------------------------------
 
 
 def test_ensure_root_keeps_its_replica_id(store: PostgresPlanStore) -> None:
@@ -303,8 +312,12 @@ def test_create_then_read_back(store: PostgresPlanStore, root_id: str, database_
     assert stored[1].parent_id == parent.id
     assert stored[0].parent_id is None
     assert [row.phase_key for row in stored] == [
-        (1, "Setup"), (1, "Setup"), (1, "Setup"), (2, "Build"), None,
-    ]  # fmt: skip
+        (1, "Setup"),
+        (1, "Setup"),
+        (1, "Setup"),
+        (2, "Build"),
+        None,
+    ]
     assert (stored[0].status, stored[0].char, stored[3].status) == ("done", "x", "in_progress")
     assert (stored[4].explicit_id, stored[2].label, stored[2].line) == ("loose", "3.", 12)
 
@@ -331,14 +344,28 @@ def test_update_with_moves_renames_and_an_insertion(
     after = [
         new,
         moved(a, position=1, line=11, label="2."),
-        moved(b, position=2, line=12, text="B renamed", title="B renamed", status="done", char="x"),
+        moved(
+            b,
+            position=2,
+            line=12,
+            text="B renamed",
+            title="B renamed",
+            status="done",
+            char="x",
+            fields={"due": "2026-02-02"},
+        ),
         moved(d, position=3, line=13, parent_id=a.id, phase_position=1, depth=1),
         moved(c, position=4, line=14, label="5."),
     ]
     change = plan_change(
-        "p.md", after, plan_id=plan_id, created=[new.id], updated=[b.id, d.id],
-        phase_titles=("Setup", "Build it"), content_hash="h2",
-    )  # fmt: skip
+        "p.md",
+        after,
+        plan_id=plan_id,
+        created=[new.id],
+        updated=[b.id, d.id],
+        phase_titles=("Setup", "Build it"),
+        content_hash="h2",
+    )
     assert store.apply_plan_change(root_id, change) == plan_id
 
     stored = store.plan_tasks(plan_id)
@@ -353,6 +380,9 @@ def test_update_with_moves_renames_and_an_insertion(
     assert revisions[new.id] == 1
     assert revisions[b.id] == revisions[d.id] == revisions[c.id] == 2
     assert store.plan_index(root_id)["p.md"].content_hash == "h2"
+    assert fetch(database_url, "SELECT fields FROM tasks WHERE id = %s", b.id) == [
+        ({"due": "2026-02-02"},)
+    ]
 
     # The same change again writes nothing.
     store.apply_plan_change(root_id, change)
@@ -411,9 +441,10 @@ def test_delete_plans_then_the_path_comes_back(
     assert set(store.plan_index(root_id)) == {"kept.md"}
     assert texts(store.list_tasks(root_id)) == ["z"]
     assert fetch(
-        database_url, "SELECT count(*) FROM tasks WHERE plan_id = %s AND deleted_at IS NOT NULL",
+        database_url,
+        "SELECT count(*) FROM tasks WHERE plan_id = %s AND deleted_at IS NOT NULL",
         gone_id,
-    ) == [(2,)]  # fmt: skip
+    ) == [(2,)]
     # The file reappears: the tombstoned plan is revived under its old id.
     revived = store.apply_plan_change(root_id, plan_change("gone.md", [task(0, "x2")]))
     assert revived == gone_id != kept_id
@@ -425,14 +456,24 @@ def test_apply_plan_change_is_all_or_nothing(store: PostgresPlanStore, root_id: 
     plan_id = store.apply_plan_change(root_id, plan_change("p.md", rows))
     # The plan row is written before the bad id reaches the database: all of it is undone.
     broken = task(2, "c", task_id="not-a-uuid")
-    bad = plan_change("p.md", [*rows, broken], plan_id=plan_id, created=[broken.id],
-                      content_hash="h9")  # fmt: skip
+    bad = plan_change(
+        "p.md", [*rows, broken], plan_id=plan_id, created=[broken.id], content_hash="h9"
+    )
     with pytest.raises(StoreError):
         store.apply_plan_change(root_id, bad)
     assert store.plan_index(root_id)["p.md"].content_hash == "h1"
     assert texts(store.plan_tasks(plan_id)) == ["a", "b"]
     with pytest.raises(NotFoundError):
         store.apply_plan_change(root_id, plan_change("q.md", [], plan_id=new_id()))
+
+
+def test_a_task_in_a_phase_the_change_lacks_is_refused(
+    store: PostgresPlanStore, root_id: str
+) -> None:
+    change = plan_change("p.md", [task(0, "a", phase=7)])
+    with pytest.raises(StoreError, match="phase 7"):
+        store.apply_plan_change(root_id, change)
+    assert store.plan_index(root_id) == {}
 
 
 def test_engine_writes_are_marked_with_their_origin(
@@ -466,8 +507,9 @@ def test_mark_skipped_and_refresh_stats(store: PostgresPlanStore, root_id: str) 
     assert texts(store.plan_tasks(plan_id)) == ["a"]  # rows are kept
     assert (index["new.md"].skipped_reason, index["new.md"].content_hash) == ("not UTF-8", "")
     assert store.summary(root_id).skipped == (
-        SkippedPlan("new.md", "not UTF-8"), SkippedPlan("p.md", "holds conflict markers"),
-    )  # fmt: skip
+        SkippedPlan("new.md", "not UTF-8"),
+        SkippedPlan("p.md", "holds conflict markers"),
+    )
     store.mark_skipped(root_id, "p.md", None)
     store.mark_skipped(root_id, "never.md", None)
     assert store.plan_index(root_id)["p.md"].skipped_reason is None
@@ -502,9 +544,14 @@ def test_list_tasks_filters_and_order(
     everything = store.list_tasks(root_id)
     assert texts(everything) == ["a0", "a1", "a2", "b0", "b1"]
     assert everything[1] == TaskView(
-        id=two_plans["a.md"][1].id, plan="a.md", phase=2, phase_title="Build", text="a1",
-        status="done", line=11,
-    )  # fmt: skip
+        id=two_plans["a.md"][1].id,
+        plan="a.md",
+        phase=2,
+        phase_title="Build",
+        text="a1",
+        status="done",
+        line=11,
+    )
     assert (everything[2].phase, everything[2].phase_title) == (None, None)
     assert texts(store.list_tasks(root_id, status="done")) == ["a1", "b0"]
     assert texts(store.list_tasks(root_id, plan_path="b/second.md")) == ["b0", "b1"]
@@ -519,6 +566,7 @@ def test_get_task_by_id_prefix_and_explicit_id(
     target = two_plans["a.md"][0]
     assert store.get_task(root_id, target.id).text == "a0"
     assert store.get_task(root_id, target.id[:13].upper()).id == target.id
+    assert store.get_task(root_id, target.id.replace("-", "")[:20]).id == target.id
     other_root = store.ensure_root("/elsewhere").id
     with pytest.raises(NotFoundError, match="no task"):
         store.get_task(other_root, target.id)
@@ -557,7 +605,7 @@ def test_summary(
     assert store.summary(root_id).last_sync_at is not None
 
 
-# -- bulk -------------------------------------------------------------------------------------------
+# -- bulk ------------------------------------------------------------------------------------------
 
 
 def many_tasks(count: int, phases_count: int = 10) -> list[TaskRow]:
@@ -597,8 +645,9 @@ def test_bulk_insert_of_20k_tasks_in_one_change(
     # Renumbering every task (one inserted on top) is an update of positions only.
     shifted = [moved(row, position=row.position + 1, line=row.line + 1) for row in rows]
     top = task(0, "on top")
-    again = plan_change("big.md", [top, *shifted], plan_id=plan_id, created=[top.id],
-                        phase_titles=titles)  # fmt: skip
+    again = plan_change(
+        "big.md", [top, *shifted], plan_id=plan_id, created=[top.id], phase_titles=titles
+    )
     started = time.perf_counter()
     store.apply_plan_change(root_id, again)
     elapsed = time.perf_counter() - started
@@ -609,8 +658,10 @@ def test_bulk_insert_of_20k_tasks_in_one_change(
 
 @pytest.mark.slow
 def test_cold_sync_of_1000_plans(store: PostgresPlanStore, root_id: str) -> None:
-    changes = [plan_change(f"plans/p{n:04d}.md", many_tasks(88, 4),
-                           phase_titles=("A", "B", "C", "D")) for n in range(1000)]  # fmt: skip
+    changes = [
+        plan_change(f"plans/p{n:04d}.md", many_tasks(88, 4), phase_titles=("A", "B", "C", "D"))
+        for n in range(1000)
+    ]
     started = time.perf_counter()
     for change in changes:
         store.apply_plan_change(root_id, change)

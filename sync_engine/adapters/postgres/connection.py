@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
 from psycopg import conninfo as libpq_conninfo
@@ -26,8 +26,8 @@ def redact_conninfo(conninfo: str) -> str:
         host = parts.netloc.rpartition("@")[2]
         user = parts.username
         netloc = f"{user}@{host}" if user else host
-        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "password"]
-        return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
+        query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+        return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
     try:
         params = libpq_conninfo.conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError:

@@ -1,16 +1,15 @@
-"""The body of ``PostgresPlanStore.apply_plan_change``: one plan's sync written in the
-caller's transaction with a handful of statements, whatever the number of tasks.
+"""The body of ``PostgresPlanStore.apply_plan_change``: one plan's sync written in one
+transaction with a handful of statements, whatever the number of tasks.
 
 Phases and sections keep their ids by position, so unchanged tasks keep their ``phase_id``
 and ``section_id``, resolved here from the positions the phases were just written at. New
-tasks arrive by COPY; changed and moved tasks by one ``UPDATE … FROM unnest(…)`` each,
-which rewrites only rows that really differ.
+tasks arrive by COPY; changed and moved tasks by one ``UPDATE … FROM jsonb_to_recordset(…)``
+each, which rewrites only rows that really differ.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from sync_engine.adapters.postgres.queries import queries
-from sync_engine.errors import NotFoundError
+from sync_engine.errors import NotFoundError, StoreError
 from sync_engine.ports.records import PhaseRow, PlanChange, SectionRow, TaskRow
 
 __all__ = ["apply_plan_change", "json_text", "jsonb"]
@@ -27,31 +26,46 @@ __all__ = ["apply_plan_change", "json_text", "jsonb"]
 Connection = psycopg.Connection[Any]
 
 # Front matter and task fields may hold dates or other YAML scalars: store them as text.
-json_text = functools.partial(json.dumps, ensure_ascii=False, default=str)
+json_text = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 def jsonb(value: object) -> Jsonb:
     return Jsonb(value, dumps=json_text)
 
 
-def apply_plan_change(connection: Connection, root_id: str, change: PlanChange) -> str:
-    """Write ``change`` in the open transaction of ``connection``; return the plan id.
+def apply_plan_change(
+    connection: Connection, root_id: str, change: PlanChange, *, asynchronous_commit: bool
+) -> str:
+    """Write ``change`` in one transaction on ``connection`` (idle); return the plan id.
 
     Statements that do not wait for each other's results go out pipelined: a plan costs
-    a few round trips to the server whatever its size.
+    a few round trips to the server whatever its size. ``asynchronous_commit`` lets the
+    commit return before its WAL reaches the disk (see ``set_asynchronous_commit``).
 
     Raises:
         NotFoundError: ``change.plan_id`` names no plan of the root.
     """
+    with connection.transaction():
+        return _apply(connection, root_id, change, asynchronous_commit)
+
+
+def _apply(
+    connection: Connection, root_id: str, change: PlanChange, asynchronous_commit: bool
+) -> str:
     sql = queries()
     live = {task.id for task in change.tasks}
     created = set(change.created) & live
     with connection.pipeline():
+        connection.execute(sql["set_engine_origin"])
+        if asynchronous_commit:
+            connection.execute(sql["set_asynchronous_commit"])
         plan_id = _write_plan(connection, root_id, change)
-        phases = _replace_parts(connection, "replace_phases", plan_id, change.phases)
-        sections = _replace_parts(connection, "replace_sections", plan_id, change.sections)
+        phases = _replace_parts(connection, "replace_phases", plan_id, change.phases, _PHASES)
+        sections = _replace_parts(
+            connection, "replace_sections", plan_id, change.sections, _SECTIONS
+        )
         # A "new" id already stored (a tombstone, or a task of another plan) is rewritten.
-        found = connection.execute(sql["existing_task_ids"], {"ids": list(created)})
+        found = connection.execute(sql["existing_task_ids"], {"ids": _uuid_array(created)})
         existing = {str(task_id) for (task_id,) in found.fetchall()}
         phase_ids = _ids_by_position(phases)
         section_ids = _ids_by_position(sections)
@@ -70,14 +84,13 @@ def apply_plan_change(connection: Connection, root_id: str, change: PlanChange) 
             connection.execute(sql["tombstone_tasks"], {"plan_id": plan_id, "ids": tombstoned})
         changed = [task for task in change.tasks if task.id in rewritten]
         if changed:
-            params = _task_columns(changed, phase_ids, section_ids, _REWRITTEN)
-            params["fields"] = [json_text(dict(task.fields)) for task in changed]
-            connection.execute(sql["update_tasks"], {"plan_id": plan_id, **params})
+            rows = _task_records(changed, phase_ids, section_ids, _REWRITTEN)
+            connection.execute(sql["update_tasks"], {"plan_id": plan_id, "rows": rows})
         written = created | rewritten
         placed = [task for task in change.tasks if task.id not in written]
         if placed:
-            params = _task_columns(placed, phase_ids, section_ids, _PLACED)
-            connection.execute(sql["move_tasks"], {"plan_id": plan_id, **params})
+            rows = _task_records(placed, phase_ids, section_ids, _PLACED)
+            connection.execute(sql["move_tasks"], {"plan_id": plan_id, "rows": rows})
         base = {
             "plan_id": plan_id,
             "content": change.base_content,
@@ -121,45 +134,68 @@ def _replace_parts(
     query: str,
     plan_id: str,
     parts: Sequence[PhaseRow] | Sequence[SectionRow],
+    columns: Iterable[str],
 ) -> psycopg.Cursor[Any]:
     """Upsert phases or sections by position; the cursor yields ``(id, position)``."""
-    columns = _PHASE_COLUMNS if query == "replace_phases" else _SECTION_COLUMNS
-    params: dict[str, Any] = {"plan_id": plan_id, **_columns(parts, columns)}
-    return connection.execute(queries()[query], params)
+    rows = json_text([_record(part, columns) for part in parts])
+    return connection.execute(queries()[query], {"plan_id": plan_id, "rows": rows})
+
+
+def _uuid_array(ids: Iterable[str]) -> str:
+    """A ``uuid[]`` literal: UUIDs need no quoting, and adapting a long list of strings
+    costs more than the query it feeds. A malformed id fails the cast."""
+    return "{" + ",".join(ids) + "}"
 
 
 def _ids_by_position(cursor: psycopg.Cursor[Any]) -> dict[int, str]:
     return {int(position): str(part_id) for part_id, position in cursor.fetchall()}
 
 
-_PHASE_COLUMNS = tuple(column.name for column in dataclasses.fields(PhaseRow))
-_SECTION_COLUMNS = tuple(column.name for column in dataclasses.fields(SectionRow))
+_PHASES = tuple(column.name for column in dataclasses.fields(PhaseRow))
+_SECTIONS = tuple(column.name for column in dataclasses.fields(SectionRow))
 
 
-def _columns(rows: Iterable[object], names: Iterable[str]) -> dict[str, list[Any]]:
-    """Column-wise lists of ``rows``' attributes, for ``unnest``."""
-    rows = list(rows)
-    return {name: [getattr(row, name) for row in rows] for name in names}
+def _record(row: object, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
 
 
 _PLACED = ("id", "parent_id", "position", "line", "end_line", "label", "depth")
-_REWRITTEN = (*_PLACED, "status", "char", "text", "title", "explicit_id")
+_REWRITTEN = (*_PLACED, "status", "char", "text", "title", "explicit_id", "fields")
 
 
-def _task_columns(
+def _task_records(
     tasks: Sequence[TaskRow],
     phase_ids: Mapping[int, str],
     section_ids: Mapping[int, str],
     names: Iterable[str],
-) -> dict[str, list[Any]]:
-    params = _columns(tasks, names)
-    params["phase_id"] = [_resolve(phase_ids, task.phase_position) for task in tasks]
-    params["section_id"] = [_resolve(section_ids, task.section_position) for task in tasks]
-    return params
+) -> str:
+    """The JSON rows of ``update_tasks`` or ``move_tasks``."""
+    records = []
+    for task in tasks:
+        record = _record(task, names)
+        if "fields" in record:
+            record["fields"] = dict(task.fields)
+        record["phase_id"] = _resolve(phase_ids, task, "phase")
+        record["section_id"] = _resolve(section_ids, task, "section")
+        records.append(record)
+    return json_text(records)
 
 
-def _resolve(ids: Mapping[int, str], position: int | None) -> str | None:
-    return ids.get(position) if position is not None else None
+def _resolve(ids: Mapping[int, str], task: TaskRow, part: str) -> str | None:
+    """The id of the task's phase or section (``part``), from its position."""
+    position = task.phase_position if part == "phase" else task.section_position
+    if position is None:
+        return None
+    try:
+        return ids[position]
+    except KeyError:
+        raise StoreError(
+            f"task {task.id} is in {part} {position}, which the plan change does not have"
+        ) from None
+
+
+def _fields_json(task: TaskRow) -> str:
+    return json_text(dict(task.fields)) if task.fields else "{}"
 
 
 def _copy_row(
@@ -169,8 +205,8 @@ def _copy_row(
     return (
         task.id,
         plan_id,
-        _resolve(phase_ids, task.phase_position),
-        _resolve(section_ids, task.section_position),
+        _resolve(phase_ids, task, "phase"),
+        _resolve(section_ids, task, "section"),
         task.parent_id,
         task.position,
         task.line,
@@ -182,5 +218,5 @@ def _copy_row(
         task.label,
         task.explicit_id,
         task.depth,
-        json_text(dict(task.fields)),
+        _fields_json(task),
     )

@@ -77,6 +77,11 @@ class PostgresPlanStore:
         connect_timeout: seconds to wait for the server when opening and for a pooled
             connection afterwards.
         auto_migrate: apply pending migrations when the store opens.
+        asynchronous_commit: let ``apply_plan_change`` commit without waiting for the WAL
+            flush. Its rows derive from the plan files, so a crash that loses the last such
+            commits (never part of one) leaves the state of a crash between writing a file
+            and the database, which the next sync repairs; a commit per plan costs a disk
+            flush otherwise, a large share of a cold sync.
 
     The pool opens on first use (or ``open()``); ``close()`` or a ``with`` block closes it.
     """
@@ -89,6 +94,7 @@ class PostgresPlanStore:
         max_size: int = 4,
         connect_timeout: float = 10.0,
         auto_migrate: bool = True,
+        asynchronous_commit: bool = True,
     ) -> None:
         self._conninfo = conninfo
         self._where = redact_conninfo(conninfo)
@@ -96,6 +102,7 @@ class PostgresPlanStore:
         self._max_size = max_size
         self._connect_timeout = connect_timeout
         self._auto_migrate = auto_migrate
+        self._asynchronous_commit = asynchronous_commit
         self._pool: ConnectionPool[Connection] | None = None
         self._opening = threading.Lock()
 
@@ -156,16 +163,18 @@ class PostgresPlanStore:
         self.close()
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
-        """A pooled connection inside one transaction, committed when the block ends."""
+    def _connection(self) -> Iterator[Connection]:
+        """A pooled connection, idle; driver errors come out as ``StoreError``."""
         if self._pool is None:
             self.open()
         assert self._pool is not None
-        with (
-            translate_errors(self._where),
-            self._pool.connection() as connection,
-            connection.transaction(),
-        ):
+        with translate_errors(self._where), self._pool.connection() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """A pooled connection inside one transaction, committed when the block ends."""
+        with self._connection() as connection, connection.transaction():
             if write:
                 connection.execute(queries()["set_engine_origin"])
             yield connection
@@ -198,11 +207,8 @@ class PostgresPlanStore:
     def lock_root(self, root_id: str) -> Iterator[None]:
         """Hold the root's sync lock (a PostgreSQL advisory lock) for the block; waits for a
         sync of the same root in another process or machine to finish."""
-        if self._pool is None:
-            self.open()
-        assert self._pool is not None
         sql = queries()
-        with translate_errors(self._where), self._pool.connection() as connection:
+        with self._connection() as connection:
             connection.execute(sql["lock_root"], {"root_id": root_id})
             connection.commit()  # the lock outlives the transaction; idle, not idle in one
             try:
@@ -250,8 +256,10 @@ class PostgresPlanStore:
         ]
 
     def apply_plan_change(self, root_id: str, change: PlanChange) -> str:
-        with self._transaction(write=True) as connection:
-            return apply_plan_change(connection, root_id, change)
+        with self._connection() as connection:
+            return apply_plan_change(
+                connection, root_id, change, asynchronous_commit=self._asynchronous_commit
+            )
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
         query = "set_skipped" if reason is not None else "clear_skipped"

@@ -12,7 +12,8 @@ CREATE TABLE roots (
     last_sync_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE roots IS 'A folder of plan files; replica_id recognises a restored or foreign database.';
+COMMENT ON TABLE roots IS
+    'A folder of plan files; replica_id recognises a restored or foreign database.';
 
 CREATE TABLE plans (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -40,7 +41,8 @@ CREATE TABLE plans (
 );
 COMMENT ON TABLE plans IS 'One Markdown plan file, by path relative to its root (''/''-separated).';
 COMMENT ON COLUMN plans.deleted_at IS 'Tombstone: set when the file disappeared; the row is kept.';
-COMMENT ON COLUMN plans.skipped_reason IS 'Why the engine leaves this plan alone (NULL: it does not).';
+COMMENT ON COLUMN plans.skipped_reason IS
+    'Why the engine leaves this plan alone (NULL: it does not).';
 -- One live plan per path; tombstoned rows of the same path may pile up beside it.
 CREATE UNIQUE INDEX plans_live_path ON plans (root_id, path) WHERE deleted_at IS NULL;
 CREATE INDEX plans_path ON plans (root_id, path);
@@ -77,7 +79,7 @@ CREATE TABLE tasks (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     plan_id uuid NOT NULL REFERENCES plans (id) ON DELETE CASCADE,
     phase_id uuid REFERENCES phases (id) ON DELETE SET NULL,
-    section_id uuid,  -- no foreign key: it costs a lookup per written row; kept by position
+    section_id uuid,  -- not a foreign key: one lookup less per written task; the engine sets it
     -- Deferred: a task may be written before its parent within one transaction.
     parent_id uuid REFERENCES tasks (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED,
     position integer NOT NULL,
@@ -100,7 +102,8 @@ COMMENT ON TABLE tasks IS 'One checkbox line of a plan; id is the task''s identi
 COMMENT ON COLUMN tasks.status IS
     'todo, done, in_progress, cancelled, deferred, important, question, or a raw character.';
 COMMENT ON COLUMN tasks.char IS 'The checkbox character as written in the file.';
-COMMENT ON COLUMN tasks.deleted_at IS 'Tombstone: the task left the file (or was deleted); the row is kept.';
+COMMENT ON COLUMN tasks.deleted_at IS
+    'Tombstone: the task left the file (or was deleted); the row is kept.';
 COMMENT ON COLUMN tasks.revision IS 'Counts writes of the row.';
 CREATE INDEX tasks_live_plan ON tasks (plan_id, position) WHERE deleted_at IS NULL;
 CREATE INDEX tasks_live_status ON tasks (status) WHERE deleted_at IS NULL;
