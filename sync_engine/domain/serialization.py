@@ -11,11 +11,11 @@ from sync_engine.domain.progress import Progress, compute_progress
 from sync_engine.domain.status import DEFAULT_STATUS_TABLE, StatusTable
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     if isinstance(value, datetime.date | datetime.datetime):
         return value.isoformat()
     if value is None or isinstance(value, bool | int | float | str):
@@ -86,7 +86,7 @@ def plan_to_dict(plan: Plan, table: StatusTable = DEFAULT_STATUS_TABLE) -> dict[
         "declared_progress": plan.declared_progress,
         "declared_progress_line": plan.declared_progress_line,
         "progress": _progress(overall),
-        "front_matter": _jsonable(plan.front_matter),
+        "front_matter": jsonable(plan.front_matter),
         "metadata": dict(plan.metadata),
         "source": {
             "encoding": plan.source.encoding,

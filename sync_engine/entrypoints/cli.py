@@ -26,8 +26,6 @@ from sync_engine.entrypoints.output import (
 from sync_engine.errors import SyncEngineError
 from sync_engine.parsing import parse_plan
 
-_print_json = print_json
-
 
 def _plan_files(argument: str) -> Iterator[tuple[str, Path]]:
     """(display path, real path) of each plan a command-line path names."""
@@ -70,7 +68,7 @@ def _command_validate(args: argparse.Namespace) -> int:
         reports.append((shown, validator.validate(parse_plan(data, shown, table))))
     failed = any(report.has_errors for _, report in reports)
     if args.json:
-        _print_json(
+        print_json(
             {
                 "files": [
                     {
@@ -104,7 +102,7 @@ def _command_parse(args: argparse.Namespace) -> int:
     result = parse_plan(path.read_bytes(), args.file, settings.status_table())
     data = plan_to_dict(result.plan, settings.status_table())
     if args.json:
-        _print_json(data)
+        print_json(data)
     else:
         plan = result.plan
         print(f"{args.file}: {plan.title or '(no title)'}")

@@ -34,6 +34,7 @@ from sync_engine.parsing.patterns import (
     parse_meta_line,
     parse_phase_heading,
     plain,
+    plain_spaces,
 )
 
 _CHECKBOX = re.compile(r"^\[(?P<char>[^\]\[])\](?:[ \t]+(?P<text>.*))?$")
@@ -358,10 +359,6 @@ def _header(
         if field_match is not None and len(metadata) < 50:
             metadata.setdefault(field_match["key"].strip(), field_match["value"].strip())
     return found, metadata
-
-
-def plain_spaces(text: str) -> str:
-    return text.replace("\u00a0", " ").replace("\u202f", " ")
 
 
 def _conflict_marker_lines(bodies: list[str]) -> list[int]:

@@ -53,9 +53,14 @@ _HEADING_PERCENT = re.compile(r"(?<![\d.,])(?P<pct>\d{1,3}(?:[.,]\d+)?)\s*%")
 _LIST_OR_TASK = re.compile(r"^\s*(?:[-*+]\s|\d+[.)]\s|\[.\]\s)")
 
 
+def plain_spaces(text: str) -> str:
+    """Text with non-breaking and other exotic spaces made plain."""
+    return _SPACES.sub(" ", text)
+
+
 def plain(text: str) -> str:
     """Text with exotic spaces made plain and emphasis markers removed."""
-    return _EMPHASIS.sub("", _SPACES.sub(" ", text))
+    return _EMPHASIS.sub("", plain_spaces(text))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from sync_engine.domain.model import Plan
 from sync_engine.domain.progress import compute_progress
+from sync_engine.domain.serialization import jsonable
 from sync_engine.domain.status import StatusTable
 from sync_engine.ports.records import (
     PhaseRow,
@@ -34,7 +35,7 @@ def plan_row(
         date=plan.date,
         declared_progress=plan.declared_progress,
         computed_progress=overall.percent,
-        front_matter={key: _plain(value) for key, value in plan.front_matter.items()},
+        front_matter=jsonable(plan.front_matter),
         metadata=dict(plan.metadata),
         content_hash=plan.source.sha256,
         git_blob=git_blob,
@@ -44,16 +45,6 @@ def plan_row(
         score=report.score,
         findings=[finding.to_dict() for finding in report.findings],
     )
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
 
 
 def phase_rows(plan: Plan, table: StatusTable) -> list[PhaseRow]:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sync_engine.domain.findings import Finding, Severity
-from sync_engine.domain.progress import compute_progress
+from sync_engine.domain.progress import Progress, compute_progress
 from sync_engine.domain.status import DONE, TODO
 from sync_engine.validation.ruler import Rule, RuleCheck, RuleContext, RuleSet
 
@@ -92,7 +92,7 @@ def _phase_rollup(context: RuleContext) -> Iterator[Finding]:
     if plan.declared_progress is None or not declared or len(declared) < len(plan.phases):
         return
     _, per_phase = compute_progress(plan, context.table)
-    weights = [max(per_phase.get(phase.index, _ZERO).total, 1) for phase in declared]
+    weights = [max(per_phase.get(phase.index, Progress(0, 0)).total, 1) for phase in declared]
     rollup = sum(
         (phase.declared_progress or 0.0) * weight
         for phase, weight in zip(declared, weights, strict=True)
@@ -105,13 +105,6 @@ def _phase_rollup(context: RuleContext) -> Iterator[Finding]:
             plan.declared_progress_line,
             "bring the plan's figure in line with its phases",
         )
-
-
-class _Zero:
-    total = 0
-
-
-_ZERO: Any = _Zero()
 
 
 def _version_format(context: RuleContext) -> Iterator[Finding]:
