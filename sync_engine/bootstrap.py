@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from sync_engine.adapters.postgres.store import PostgresPlanStore
 from sync_engine.config import SCHEMAS_DIR, ConfigError, Settings
 from sync_engine.errors import StoreUnavailableError
 from sync_engine.ports import PlanStore
+from sync_engine.services.analysis import PlanAnalyser
 from sync_engine.services.sync import FilesToDatabaseSync, SyncOptions
 from sync_engine.validation import PlanValidator, RuleConfigError, builtin_rules
 
@@ -76,20 +78,32 @@ def plan_files(settings: Settings, git_tree: GitPythonWorkTree | None) -> LocalP
     return LocalPlanFiles(settings.root, settings.include, settings.exclude, ignore_filter)
 
 
+def plan_analyser(settings: Settings) -> PlanAnalyser:
+    """Parsing and validation, on every core for long lists (close it when done)."""
+    return PlanAnalyser(
+        functools.partial(build_validator, settings),
+        settings.status_table(),
+        validator=build_validator(settings),
+    )
+
+
 def build_files_sync(
     settings: Settings,
     store: PlanStore,
     progress: Callable[[int, int], None] | None = None,
+    analyser: PlanAnalyser | None = None,
 ) -> FilesToDatabaseSync:
     git_tree = GitPythonWorkTree.find(settings.root)
+    analyser = analyser or plan_analyser(settings)
     return FilesToDatabaseSync(
         store,
         plan_files(settings, git_tree),
-        build_validator(settings),
+        analyser.validator,
         settings.status_table(),
         str(settings.root),
         git=git_tree,
         progress=progress,
+        analyser=analyser,
     )
 
 

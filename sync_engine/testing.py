@@ -116,6 +116,9 @@ class InMemoryPlanStore:
         )
         return plan_id
 
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+        return [self.apply_plan_change(root_id, change) for change in changes]
+
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
         for plan in self.plans.values():
             if plan.root_id == root_id and plan.info.path == path and not plan.deleted:

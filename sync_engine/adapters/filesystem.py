@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sync_engine.config import STATE_DIR_NAME
 
@@ -21,17 +22,52 @@ class LocalFileStat:
     inode: int
 
 
-def _matches(path: str, patterns: tuple[str, ...]) -> bool:
-    posix = PurePosixPath(path)
-    for pattern in patterns:
-        if posix.match(pattern) or fnmatch.fnmatch(path, pattern):
-            return True
-        # "dir/**" also names the folder's direct children.
-        if pattern.endswith("/**") and (path + "/").startswith(pattern[:-2]):
-            return True
-        if pattern.startswith("**/") and _matches(path, (pattern[3:],)):
-            return True
-    return False
+def _segment_regex(segment: str) -> str:
+    """A glob segment as a regex that never crosses ``/`` (``PurePath.match`` semantics)."""
+    out = []
+    index = 0
+    while index < len(segment):
+        char = segment[index]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (close := segment.find("]", index + 2)) != -1:
+            body = segment[index + 1 : close]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            index = close
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return "".join(out)
+
+
+def _pattern_regexes(pattern: str) -> list[str]:
+    """Regexes that together match what ``pattern`` names: the whole path as ``fnmatch``
+    does (``*`` crosses ``/``), its last segments as ``PurePosixPath.match`` does, a folder
+    and everything below it for ``dir/**``, and ``**/x`` also at the top."""
+    found = [fnmatch.translate(pattern)]
+    if not pattern.startswith("/"):
+        segments = "/".join(_segment_regex(part) for part in pattern.split("/"))
+        found.append(f"(?s:(?:.*/)?{segments})\\Z")
+    if pattern.endswith("/**"):
+        found.append(f"(?s:{re.escape(pattern[:-3])}(?:/.*)?)\\Z")
+    if pattern.startswith("**/"):
+        found.extend(_pattern_regexes(pattern[3:]))
+    return found
+
+
+class _Globs:
+    """A set of glob patterns compiled into one regex."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        regexes = [regex for pattern in patterns for regex in _pattern_regexes(pattern)]
+        self._regex = re.compile("|".join(regexes)) if regexes else None
+
+    def matches(self, path: str) -> bool:
+        return self._regex is not None and self._regex.match(path) is not None
 
 
 class LocalPlanFiles:
@@ -50,8 +86,8 @@ class LocalPlanFiles:
         ignore_filter: Callable[[list[str]], frozenset[str]] | None = None,
     ) -> None:
         self.root = root.resolve()
-        self._include = include
-        self._exclude = (f"{STATE_DIR_NAME}/**", ".git/**", *exclude)
+        self._include = _Globs(include)
+        self._exclude = _Globs((f"{STATE_DIR_NAME}/**", ".git/**", *exclude))
         self._ignore_filter = ignore_filter
 
     def _inside(self, path: Path) -> bool:
@@ -73,13 +109,13 @@ class LocalPlanFiles:
                 if not d.startswith(".git")
                 and d != STATE_DIR_NAME
                 and d != "node_modules"
-                and not _matches(prefix + d + "/x", self._exclude)
+                and not self._exclude.matches(prefix + d + "/x")
             )
             for name in sorted(names):
                 relative = prefix + name
                 if not name.endswith(".md"):
                     continue
-                if not _matches(relative, self._include) or _matches(relative, self._exclude):
+                if not self._include.matches(relative) or self._exclude.matches(relative):
                     continue
                 path = base / name
                 if path.is_symlink() and not self._inside(path):

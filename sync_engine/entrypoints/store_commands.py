@@ -56,8 +56,8 @@ def command_sync(args: argparse.Namespace) -> int:
     if not settings.root.is_dir():
         raise UsageError(f"{settings.root}: the plans root is not a folder")
     update, stop = _progress_bar(sys.stderr.isatty() and not args.json)
-    with _store(settings) as store:
-        sync = bootstrap.build_files_sync(settings, store, update)
+    with _store(settings) as store, bootstrap.plan_analyser(settings) as analyser:
+        sync = bootstrap.build_files_sync(settings, store, update, analyser)
         try:
             report = sync.run(
                 bootstrap.sync_options(settings, args.dry_run, args.allow_mass_delete)

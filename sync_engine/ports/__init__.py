@@ -73,6 +73,11 @@ class PlanStore(Protocol):
         transaction. Returns the plan id."""
         ...
 
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+        """Write several plans' syncs in one transaction (all or none); returns their plan
+        ids in order. The fast way to store many new plans."""
+        ...
+
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
         """Record (or clear, with ``None``) why a plan is left alone; its rows are kept."""
         ...

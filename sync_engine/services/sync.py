@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sync_engine.domain.status import StatusTable
-from sync_engine.parsing.parser import parse_plan
 from sync_engine.ports import FileStat, GitWorkTree, PlanFiles, PlanStore
 from sync_engine.ports.records import (
     PlanChange,
@@ -24,6 +23,7 @@ from sync_engine.ports.records import (
     StoredPlanInfo,
     SyncCounts,
 )
+from sync_engine.services.analysis import Analysis, PlanAnalyser
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import (
     base_model,
@@ -39,6 +39,10 @@ from sync_engine.validation.validator import PlanValidator
 _RACY_WINDOW_NS = 2_000_000_000
 # The per-plan guard only applies from this many deleted tasks.
 _MIN_GUARDED_DELETIONS = 3
+# Changed files are read and parsed this many at a time (bounds the memory of a cold sync).
+_READ_WINDOW = 512
+# Plan changes are written to the store in batches of about this many tasks.
+_BATCH_TASKS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +83,11 @@ class FilesToDatabaseSync:
         root_path: str,
         git: GitWorkTree | None = None,
         progress: Callable[[int, int], None] | None = None,
+        analyser: PlanAnalyser | None = None,
     ) -> None:
         self._store = store
         self._files = files
-        self._validator = validator
+        self._analyser = analyser or PlanAnalyser(lambda: validator, table, workers=0)
         self._table = table
         self._root_path = root_path
         self._git = git
@@ -111,19 +116,45 @@ class FilesToDatabaseSync:
         if self._git is not None and head and root.git_head and head != root.git_head:
             git_changed = self._git.changed_between(root.git_head, head) or set()
         last_scan_ns = int(root.last_sync_at.timestamp() * 1e9) if root.last_sync_at else 0
+        to_read = [
+            (position, stat)
+            for position, stat in enumerate(listed, start=1)
+            if (stored := index.get(stat.path)) is None
+            or self._needs_read(stat, stored, last_scan_ns, git_changed)
+        ]
+        batch = _ChangeBatch(self._store, root.id, options.dry_run)
         unchanged_stats: list[tuple[str, int, int, int]] = []
-        for position, stat in enumerate(listed, start=1):
-            stored = index.get(stat.path)
-            if stored is not None and not self._needs_read(stat, stored, last_scan_ns, git_changed):
-                continue
-            self._sync_file(root, stat.path, stored, options, report, unchanged_stats)
-            if self._progress is not None:
-                self._progress(position, len(listed))
+        for start in range(0, len(to_read), _READ_WINDOW):
+            window = to_read[start : start + _READ_WINDOW]
+            changed: list[tuple[int, bytes, FileStat, StoredPlanInfo | None]] = []
+            for position, listed_stat in window:
+                stored = index.get(listed_stat.path)
+                data, stat = self._files.read(listed_stat.path)
+                if (
+                    stored is not None
+                    and not stored.skipped_reason
+                    and hashlib.sha256(data).hexdigest() == stored.content_hash
+                ):
+                    unchanged_stats.append((stored.id, stat.size, stat.mtime_ns, stat.inode))
+                    self._report_progress(position, len(listed))
+                    continue
+                changed.append((position, data, stat, stored))
+            analyses = self._analyser.analyse_many(
+                (stat.path, data) for _, data, stat, _ in changed
+            )
+            for (position, data, stat, stored), analysis in zip(changed, analyses, strict=True):
+                self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
+                self._report_progress(position, len(listed))
+        batch.flush()
         if unchanged_stats and not options.dry_run:
             self._store.refresh_stats(unchanged_stats)
         self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
         if not options.dry_run:
             self._store.set_root_synced(root.id, head)
+
+    def _report_progress(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress(done, total)
 
     @staticmethod
     def _needs_read(
@@ -135,26 +166,20 @@ class FilesToDatabaseSync:
             return True
         return stat.mtime_ns >= last_scan_ns - _RACY_WINDOW_NS
 
-    def _sync_file(
+    def _sync_plan(
         self,
         root: RootState,
-        path: str,
+        data: bytes,
+        stat: FileStat,
         stored: StoredPlanInfo | None,
+        analysis: Analysis,
         options: SyncOptions,
         report: SyncReport,
-        unchanged_stats: list[tuple[str, int, int, int]],
+        batch: _ChangeBatch,
     ) -> None:
-        data, stat = self._files.read(path)
-        if (
-            stored is not None
-            and not stored.skipped_reason
-            and hashlib.sha256(data).hexdigest() == stored.content_hash
-        ):
-            unchanged_stats.append((stored.id, stat.size, stat.mtime_ns, stat.inode))
-            return
+        path = stat.path
         report.counts.files_changed += 1
-        parsed = parse_plan(data, path, self._table)
-        plan = parsed.plan
+        plan = analysis.parsed.plan
         if plan.flags.skip_sync:
             reason = "holds " + " and ".join(plan.flags.reasons())
             report.counts.skipped.append(SkippedPlan(path, reason))
@@ -162,7 +187,7 @@ class FilesToDatabaseSync:
             if not options.dry_run:
                 self._store.mark_skipped(root.id, path, reason)
             return
-        validation = self._validator.validate(parsed)
+        validation = analysis.validation
         stored_tasks = self._store.plan_tasks(stored.id) if stored is not None else []
         match = match_tasks(plan, stored_tasks, options.similarity_threshold)
         if (
@@ -214,7 +239,7 @@ class FilesToDatabaseSync:
             base_content=data,
             base_model=base_model(plan, rows),
         )
-        self._store.apply_plan_change(root.id, change)
+        batch.add(change)
 
     def _delete_missing(
         self,
@@ -242,3 +267,29 @@ class FilesToDatabaseSync:
         report.counts.tasks_deleted += sum(info.task_count for info in missing)
         if not options.dry_run:
             self._store.delete_plans(root.id, [info.id for info in missing])
+
+
+class _ChangeBatch:
+    """Plan changes on their way to the store, written a batch at a time (one transaction
+    each: a batch is all or nothing, so each plan still is)."""
+
+    def __init__(self, store: PlanStore, root_id: str, dry_run: bool) -> None:
+        self._store = store
+        self._root_id = root_id
+        self._dry_run = dry_run
+        self._changes: list[PlanChange] = []
+        self._tasks = 0
+
+    def add(self, change: PlanChange) -> None:
+        if self._dry_run:
+            return
+        self._changes.append(change)
+        self._tasks += len(change.tasks) + 1
+        if self._tasks >= _BATCH_TASKS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._changes:
+            self._store.apply_plan_changes(self._root_id, self._changes)
+        self._changes = []
+        self._tasks = 0

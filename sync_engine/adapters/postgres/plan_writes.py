@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,7 @@ from sync_engine.adapters.postgres.queries import queries
 from sync_engine.errors import NotFoundError, StoreError
 from sync_engine.ports.records import PhaseRow, PlanChange, SectionRow, TaskRow
 
-__all__ = ["apply_plan_change", "json_text", "jsonb"]
+__all__ = ["apply_plan_change", "apply_plan_changes", "json_text", "jsonb"]
 
 Connection = psycopg.Connection[Any]
 
@@ -47,6 +48,124 @@ def apply_plan_change(
     """
     with connection.transaction():
         return _apply(connection, root_id, change, asynchronous_commit)
+
+
+def apply_plan_changes(
+    connection: Connection,
+    root_id: str,
+    changes: Sequence[PlanChange],
+    *,
+    asynchronous_commit: bool,
+) -> list[str]:
+    """Write several plan changes in one transaction on ``connection`` (idle); return their
+    plan ids in order.
+
+    Plans that are new in every way (no row at their path, every task new) are written with
+    one COPY per table for the whole batch, ids made here; the others one by one as
+    ``apply_plan_change`` does.
+    """
+    sql = queries()
+    with connection.transaction():
+        connection.execute(sql["set_engine_origin"])
+        if asynchronous_commit:
+            connection.execute(sql["set_asynchronous_commit"])
+        fresh = _fresh(connection, root_id, changes)
+        ids = _copy_new_plans(connection, root_id, [changes[i] for i in fresh])
+        plan_ids = dict(zip(fresh, ids, strict=True))
+        for index, change in enumerate(changes):
+            if index not in plan_ids:
+                plan_ids[index] = _apply(connection, root_id, change, asynchronous_commit)
+    return [plan_ids[index] for index in range(len(changes))]
+
+
+def _fresh(connection: Connection, root_id: str, changes: Sequence[PlanChange]) -> list[int]:
+    """Indexes of the changes that create a plan at a path with no row at all."""
+    candidates = [
+        index
+        for index, change in enumerate(changes)
+        if change.plan_id is None
+        and not change.deleted
+        and len(change.created) == len(change.tasks)
+    ]
+    if not candidates:
+        return []
+    paths = [changes[index].plan.path for index in candidates]
+    found = connection.execute(
+        queries()["paths_with_plans"], {"root_id": root_id, "paths": paths}
+    ).fetchall()
+    taken = {path for (path,) in found}
+    seen: set[str] = set()
+    fresh = []
+    for index in candidates:
+        path = changes[index].plan.path
+        if path not in taken and path not in seen:
+            seen.add(path)
+            fresh.append(index)
+    return fresh
+
+
+def _copy_new_plans(
+    connection: Connection, root_id: str, changes: Sequence[PlanChange]
+) -> list[str]:
+    if not changes:
+        return []
+    sql = queries()
+    plan_ids = [str(uuid.uuid4()) for _ in changes]
+    phase_ids = [{phase.position: str(uuid.uuid4()) for phase in c.phases} for c in changes]
+    section_ids = [{part.position: str(uuid.uuid4()) for part in c.sections} for c in changes]
+    cursor = connection.cursor()
+    with cursor.copy(sql["copy_plans"]) as copy:
+        for plan_id, change in zip(plan_ids, changes, strict=True):
+            copy.write_row(_plan_copy_row(plan_id, root_id, change))
+    with cursor.copy(sql["copy_phases"]) as copy:
+        for plan_id, ids, change in zip(plan_ids, phase_ids, changes, strict=True):
+            for phase in change.phases:
+                copy.write_row((ids[phase.position], plan_id, *_values(phase, _PHASES)))
+    with cursor.copy(sql["copy_sections"]) as copy:
+        for plan_id, ids, change in zip(plan_ids, section_ids, changes, strict=True):
+            for part in change.sections:
+                copy.write_row((ids[part.position], plan_id, *_values(part, _SECTIONS)))
+    with cursor.copy(sql["copy_tasks"]) as copy:
+        for plan_id, phases, sections, change in zip(
+            plan_ids, phase_ids, section_ids, changes, strict=True
+        ):
+            for task in change.tasks:
+                copy.write_row(_copy_row(task, plan_id, phases, sections))
+    with cursor.copy(sql["copy_plan_base"]) as copy:
+        for plan_id, change in zip(plan_ids, changes, strict=True):
+            model = json_text(dict(change.base_model))
+            copy.write_row((plan_id, change.base_content, model, change.plan.content_hash))
+    return plan_ids
+
+
+def _plan_copy_row(plan_id: str, root_id: str, change: PlanChange) -> tuple[object, ...]:
+    plan = change.plan
+    # The column order of the copy_plans query.
+    return (
+        plan_id,
+        root_id,
+        plan.path,
+        plan.title,
+        plan.version,
+        plan.date,
+        plan.declared_progress,
+        plan.computed_progress,
+        json_text(dict(plan.front_matter)),
+        json_text(dict(plan.metadata)),
+        plan.content_hash,
+        plan.git_blob,
+        plan.size,
+        plan.mtime_ns,
+        plan.inode,
+        len(change.tasks),
+        plan.score,
+        json_text(plan.findings),
+    )
+
+
+def _values(row: object, names: Iterable[str]) -> tuple[object, ...]:
+    """The row's fields, in the order of the dataclass (that of the COPY column lists)."""
+    return tuple(getattr(row, name) for name in names)
 
 
 def _apply(

@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from sync_engine.adapters.postgres.connection import redact_conninfo, translate_errors
 from sync_engine.adapters.postgres.migrations import migrate
-from sync_engine.adapters.postgres.plan_writes import apply_plan_change, jsonb
+from sync_engine.adapters.postgres.plan_writes import apply_plan_change, apply_plan_changes, jsonb
 from sync_engine.adapters.postgres.queries import queries
 from sync_engine.errors import NotFoundError
 from sync_engine.ports.records import (
@@ -259,6 +259,14 @@ class PostgresPlanStore:
         with self._connection() as connection:
             return apply_plan_change(
                 connection, root_id, change, asynchronous_commit=self._asynchronous_commit
+            )
+
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+        if not changes:
+            return []
+        with self._connection() as connection:
+            return apply_plan_changes(
+                connection, root_id, changes, asynchronous_commit=self._asynchronous_commit
             )
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:

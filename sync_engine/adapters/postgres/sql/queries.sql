@@ -221,6 +221,29 @@ WHERE plan_id = %(plan_id)s::uuid AND position IN (SELECT position FROM incoming
 -- name: existing_task_ids
 SELECT id FROM tasks WHERE id = ANY(%(ids)s::uuid[]);
 
+-- name: paths_with_plans
+-- Which of these paths have a plan row of the root, live, skipped or tombstoned.
+SELECT DISTINCT path FROM plans WHERE root_id = %(root_id)s::uuid AND path = ANY(%(paths)s);
+
+-- name: copy_plans
+COPY plans (id, root_id, path, title, version, date, declared_progress, computed_progress,
+            front_matter, metadata, content_hash, git_blob, size, mtime_ns, inode, task_count,
+            score, findings)
+FROM STDIN;
+
+-- name: copy_phases
+COPY phases (id, plan_id, position, number, title, heading, level, line, end_line,
+             declared_progress, computed_progress)
+FROM STDIN;
+
+-- name: copy_sections
+COPY sections (id, plan_id, position, level, title, line, end_line, parent_position,
+               phase_position)
+FROM STDIN;
+
+-- name: copy_plan_base
+COPY plan_base (plan_id, content, model, content_hash) FROM STDIN;
+
 -- name: copy_tasks
 COPY tasks (id, plan_id, phase_id, section_id, parent_id, position, line, end_line, status,
             char, text, title, label, explicit_id, depth, fields)

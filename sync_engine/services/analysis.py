@@ -1,0 +1,160 @@
+"""Parsing and validating plan files, on every core when there are many.
+
+A cold sync parses every plan of the root; markdown-it-py is pure Python, so one process
+would use one core while the others (and the database server) wait. ``PlanAnalyser`` parses
+a few files in the calling process and hands a long list to worker processes, yielding the
+results in order as they come so that the caller writes to the store while the workers go
+on parsing.
+
+Workers are started with ``forkserver`` (never a bare ``fork`` of a process that holds a
+connection pool and its threads) and build their own validator from a picklable factory.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+from sync_engine.domain.status import StatusTable
+from sync_engine.parsing.parser import ParseResult, parse_plan
+from sync_engine.validation.validator import PlanValidator, ValidationReport
+
+__all__ = ["Analysis", "PlanAnalyser", "analyse"]
+
+# Below this many files, starting workers costs more than it saves.
+MIN_PARALLEL_FILES = 48
+_CHUNK_FILES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """One plan file parsed (with its source lines) and validated."""
+
+    parsed: ParseResult
+    validation: ValidationReport
+
+
+def analyse(validator: PlanValidator, table: StatusTable, path: str, data: bytes) -> Analysis:
+    parsed = parse_plan(data, path, table)
+    return Analysis(parsed, validator.validate(parsed))
+
+
+def _mapping_proxy(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(data)
+
+
+# The model keeps read-only mappings; they cross to and from workers as plain dicts.
+copyreg.pickle(MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
+
+
+# -- worker side ------------------------------------------------------------------------------
+
+_worker: tuple[PlanValidator, StatusTable] | None = None
+
+
+def _start_worker(validator_factory: Callable[[], PlanValidator], table: StatusTable) -> None:
+    global _worker  # one per worker process, built once
+    _worker = (validator_factory(), table)
+
+
+def _analyse_in_worker(item: tuple[str, bytes]) -> Analysis:
+    assert _worker is not None, "worker not started"
+    validator, table = _worker
+    path, data = item
+    return analyse(validator, table, path, data)
+
+
+# -- caller side ------------------------------------------------------------------------------
+
+
+class PlanAnalyser:
+    """Parses and validates plans, in worker processes when there are many.
+
+    Args:
+        validator_factory: builds the validator; it must be picklable (a module-level
+            function, or a ``functools.partial`` of one) since workers call it too.
+        table: the status table.
+        workers: worker processes for long lists (default: the number of usable cores;
+            ``0`` or ``1``: never start any).
+        min_parallel: the shortest list handed to workers.
+        validator: the validator of this process, when already built (else the factory
+            builds it on first use).
+
+    Workers start on the first long list and stay until ``close()`` (or the ``with`` block
+    ends).
+    """
+
+    def __init__(
+        self,
+        validator_factory: Callable[[], PlanValidator],
+        table: StatusTable,
+        *,
+        workers: int | None = None,
+        min_parallel: int = MIN_PARALLEL_FILES,
+        validator: PlanValidator | None = None,
+    ) -> None:
+        self._factory = validator_factory
+        self._table = table
+        self._workers = _usable_cores() if workers is None else workers
+        self._min_parallel = min_parallel
+        self._validator = validator
+        self._pool: Executor | None = None
+
+    @property
+    def validator(self) -> PlanValidator:
+        """The validator of this process."""
+        if self._validator is None:
+            self._validator = self._factory()
+        return self._validator
+
+    def analyse(self, path: str, data: bytes) -> Analysis:
+        """One plan, in this process."""
+        return analyse(self.validator, self._table, path, data)
+
+    def analyse_many(self, items: Iterable[tuple[str, bytes]]) -> Iterator[Analysis]:
+        """The analyses of ``(path, bytes)`` items, in their order, lazily."""
+        batch = list(items)
+        if self._workers < 2 or len(batch) < self._min_parallel:
+            return (self.analyse(path, data) for path, data in batch)
+        pool = self._start_pool()
+        return pool.map(_analyse_in_worker, batch, chunksize=_CHUNK_FILES)
+
+    def _start_pool(self) -> Executor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(self._factory, self._table),
+            )
+        return self._pool
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> PlanAnalyser:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
