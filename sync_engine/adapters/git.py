@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import git
@@ -43,10 +44,11 @@ class GitPythonWorkTree:
 
     def changed_between(self, old: str, new: str) -> set[str] | None:
         try:
-            names = self._repo.git.diff("--name-only", "--no-renames", old, new)
+            # -z: paths verbatim, not quoted (core.quotePath quotes non-ASCII names).
+            names = self._repo.git.diff("--name-only", "--no-renames", "-z", old, new)
         except git.GitCommandError:
             return None
-        changed = {self._relative(name) for name in names.splitlines() if name}
+        changed = {self._relative(name) for name in names.split("\0") if name}
         return {name for name in changed if name}
 
     def ignored(self, paths: list[str]) -> frozenset[str]:
@@ -54,9 +56,14 @@ class GitPythonWorkTree:
         if not paths:
             return frozenset()
         full = [f"{self._prefix}/{p}" if self._prefix else p for p in paths]
-        try:
-            out = self._repo.git.check_ignore(*full)
-        except git.GitCommandError:  # exit 1: none ignored
-            return frozenset()
-        result = {self._relative(line.strip()) for line in out.splitlines() if line.strip()}
+        # Paths go in and out NUL-separated on stdin: verbatim (not quoted as non-ASCII names
+        # are otherwise), and no limit on the length of a command line.
+        with tempfile.TemporaryFile() as names:
+            names.write("\0".join(full).encode())
+            names.seek(0)
+            try:
+                out = self._repo.git.check_ignore("-z", "--stdin", istream=names)
+            except git.GitCommandError:  # exit 1: none ignored
+                return frozenset()
+        result = {self._relative(name) for name in out.split("\0") if name}
         return frozenset(name for name in result if name)
