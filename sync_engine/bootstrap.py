@@ -13,6 +13,8 @@ from sync_engine.adapters.git import GitPythonWorkTree
 from sync_engine.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from sync_engine.adapters.postgres.store import PostgresPlanStore
 from sync_engine.config import SCHEMAS_DIR, ConfigError, Settings
+from sync_engine.conflicts.policy import ConflictPolicy
+from sync_engine.conflicts.strategies import load_strategies
 from sync_engine.errors import StoreUnavailableError
 from sync_engine.ports import PlanStore
 from sync_engine.services.analysis import PlanAnalyser
@@ -78,6 +80,18 @@ def plan_files(settings: Settings, git_tree: GitPythonWorkTree | None) -> LocalP
     return LocalPlanFiles(settings.root, settings.include, settings.exclude, ignore_filter)
 
 
+def conflict_policy(settings: Settings) -> ConflictPolicy:
+    """The strategies and severities of ``rules/conflicts.yaml`` (shipped, then the root's
+    own on top), with the strategy plug-ins installed."""
+    policy = ConflictPolicy.default()
+    documents = settings.load_rule_documents("conflicts")
+    if documents:
+        available = load_strategies()
+        for document in documents:
+            policy = ConflictPolicy.from_mapping(document, available, defaults=policy)
+    return policy
+
+
 def plan_analyser(settings: Settings) -> PlanAnalyser:
     """Parsing and validation, on every core for long lists (close it when done)."""
     return PlanAnalyser(
@@ -104,13 +118,17 @@ def build_files_sync(
         git=git_tree,
         progress=progress,
         analyser=analyser,
+        policy=conflict_policy(settings),
     )
 
 
-def sync_options(settings: Settings, dry_run: bool, allow_mass_delete: bool) -> SyncOptions:
+def sync_options(
+    settings: Settings, dry_run: bool, allow_mass_delete: bool, direction: str = "both"
+) -> SyncOptions:
     return SyncOptions(
         dry_run=dry_run,
         allow_mass_delete=allow_mass_delete,
+        direction=direction,
         similarity_threshold=settings.similarity_threshold,
         mass_delete_ratio=settings.mass_delete_ratio,
     )

@@ -7,7 +7,8 @@
     ├── SyncError              a sync could not proceed
     │   ├── MassDeletionRefusedError
     │   └── PlanChangedDuringSyncError   (transient: retry)
-    └── NotFoundError          an id or path names nothing
+    ├── NotFoundError          an id or path names nothing
+    └── ConflictHeldError      an edit touches a field an open conflict holds
 
 Errors are marked transient (worth retrying) or terminal through ``transient``.
 """
@@ -47,3 +48,7 @@ class PlanChangedDuringSyncError(SyncError):
 
 class NotFoundError(SyncEngineError):
     """An id, id prefix or path names nothing (or, for a prefix, more than one thing)."""
+
+
+class ConflictHeldError(SyncEngineError):
+    """An edit names a field that an open conflict holds until someone settles it."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from sync_engine.ports.records import (
     PlanChange,
+    PlanSyncState,
     RootState,
     StoredPlanInfo,
     StoredTask,
@@ -115,6 +116,20 @@ class InMemoryPlanStore:
             base_model=dict(change.base_model),
         )
         return plan_id
+
+    def plans_needing_merge(self, root_id: str) -> set[str]:
+        return set()  # no database-side edits: nothing here writes but the sync
+
+    def plan_sync_state(self, plan_id: str) -> PlanSyncState:
+        plan = self.plans[plan_id]
+        return PlanSyncState(
+            plan_id=plan_id,
+            base_content=plan.base,
+            base_model=plan.base_model,
+            tasks=self.plan_tasks(plan_id),
+            pending_up_to=None,
+            conflicts=[],
+        )
 
     def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
         return [self.apply_plan_change(root_id, change) for change in changes]

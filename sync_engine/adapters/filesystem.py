@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import os
 import re
+import stat as stat_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sync_engine.config import STATE_DIR_NAME
+from sync_engine.errors import PlanChangedDuringSyncError
 
 _READ_ATTEMPTS = 5
 
@@ -152,3 +155,36 @@ class LocalPlanFiles:
             if same and len(data) == after.st_size:
                 return data, LocalFileStat(path, after.st_size, after.st_mtime_ns, after.st_ino)
         return data, LocalFileStat(path, len(data), after.st_mtime_ns, after.st_ino)
+
+    def write(self, path: str, data: bytes, expected_sha256: str) -> LocalFileStat:
+        target = self.resolve(path)
+        temp = target.with_name(f".{target.name}.{os.getpid()}.sync-engine.tmp")
+        try:
+            with open(temp, "xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.chmod(temp, stat_module.S_IMODE(target.stat().st_mode))
+                current = target.read_bytes()
+            except FileNotFoundError:
+                current = None
+            if current is None or hashlib.sha256(current).hexdigest() != expected_sha256:
+                raise PlanChangedDuringSyncError(
+                    f"{path} changed while it was being synced; it was not written"
+                )
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        _fsync_folder(target.parent)
+        info = target.stat()
+        return LocalFileStat(path, info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

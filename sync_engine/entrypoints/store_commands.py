@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from sync_engine.adapters.postgres.store import PostgresPlanStore, TaskView
 from sync_engine.config import ConfigError, Settings, load_settings
 from sync_engine.entrypoints.output import EXIT_OK, EXIT_PROBLEMS, UsageError, print_json
 from sync_engine.errors import NotFoundError
+from sync_engine.ports.records import StoredConflict
+from sync_engine.services.sync import DIRECTIONS
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -60,7 +63,9 @@ def command_sync(args: argparse.Namespace) -> int:
         sync = bootstrap.build_files_sync(settings, store, update, analyser)
         try:
             report = sync.run(
-                bootstrap.sync_options(settings, args.dry_run, args.allow_mass_delete)
+                bootstrap.sync_options(
+                    settings, args.dry_run, args.allow_mass_delete, args.direction
+                )
             )
         finally:
             stop()
@@ -90,8 +95,9 @@ def command_sync(args: argparse.Namespace) -> int:
                 print(f"  would {line}")
         print(
             f"{counts.files_scanned} plans scanned, {counts.files_changed} changed: "
-            f"+{counts.tasks_created} ~{counts.tasks_updated} -{counts.tasks_deleted} tasks "
-            f"in {report.duration_s:.2f}s"
+            f"+{counts.tasks_created} ~{counts.tasks_updated} -{counts.tasks_deleted} tasks, "
+            f"{counts.written_back} files written back, {counts.conflicts_opened} conflicts "
+            f"opened in {report.duration_s:.2f}s"
         )
         for skipped in counts.skipped:
             print(f"  skipped {skipped.path}: {skipped.reason}")
@@ -141,6 +147,147 @@ def command_tasks_show(args: argparse.Namespace) -> int:
     else:
         for key, value in _task_dict(task).items():
             print(f"{key:>12}: {value}")
+    return EXIT_OK
+
+
+def _task_id(store: PostgresPlanStore, root_id: str, reference: str) -> str:
+    return store.get_task(root_id, reference).id
+
+
+def command_tasks_update(args: argparse.Namespace) -> int:
+    if args.status is None and args.text is None:
+        raise UsageError("tasks update: give --status and/or --text")
+    settings = settings_from(args)
+    if args.status is not None and args.status not in settings.status_table().names():
+        known = ", ".join(settings.status_table().names())
+        raise UsageError(f"tasks update: unknown status {args.status!r}; known: {known}")
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        task_id = _task_id(store, root.id, args.id)
+        store.update_task(task_id, status=args.status, text=args.text)
+        task = store.get_task(root.id, task_id)
+    return _print_task(task, args.json)
+
+
+def command_tasks_add(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if not args.text.strip() or "\n" in args.text:
+        raise UsageError("tasks add: --text must be one non-empty line")
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        after = _task_id(store, root.id, args.after) if args.after else None
+        task_id = store.add_task(
+            root.id, args.plan.replace("\\", "/"), args.text, phase=args.phase, after=after
+        )
+        task = store.get_task(root.id, task_id)
+    return _print_task(task, args.json)
+
+
+def command_tasks_delete(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        task = store.get_task(root.id, args.id)
+        store.delete_task(task.id)
+    if args.json:
+        print_json({"id": task.id, "deleted": True})
+    else:
+        print(f"deleted {task.id} ({task.plan}:{task.line}); the next sync removes its lines")
+    return EXIT_OK
+
+
+def _print_task(task: TaskView, as_json: bool) -> int:
+    if as_json:
+        print_json(_task_dict(task))
+    else:
+        for key, value in _task_dict(task).items():
+            print(f"{key:>12}: {value}")
+    return EXIT_OK
+
+
+def _conflict_dict(conflict: StoredConflict) -> dict[str, Any]:
+    return {
+        "id": conflict.id,
+        "plan": conflict.plan,
+        "task_id": conflict.task_id,
+        "type": conflict.type,
+        "severity": conflict.severity,
+        "status": conflict.status,
+        "field": conflict.field,
+        "base": conflict.base,
+        "markdown": conflict.markdown,
+        "database": conflict.database,
+    }
+
+
+def _conflict_details(conflict: StoredConflict) -> dict[str, Any]:
+    data = _conflict_dict(conflict)
+    data.update(
+        created_at=conflict.created_at.isoformat(),
+        resolved_at=conflict.resolved_at.isoformat() if conflict.resolved_at else None,
+        resolved_by=conflict.resolved_by,
+        resolution=conflict.resolution,
+        applied_at=conflict.applied_at.isoformat() if conflict.applied_at else None,
+    )
+    return data
+
+
+def command_conflicts_list(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        conflicts = store.list_conflicts(root.id, args.status)
+    if args.json:
+        print_json([_conflict_dict(conflict) for conflict in conflicts])
+        return EXIT_OK
+    for conflict in conflicts:
+        print(
+            f"{conflict.id[:8]}  {conflict.status:<8} {conflict.severity:<6} {conflict.type:<19}"
+            f" {conflict.plan} {conflict.field}: markdown={conflict.markdown!r}"
+            f" database={conflict.database!r}"
+        )
+    print(f"{len(conflicts)} conflicts")
+    return EXIT_OK
+
+
+def command_conflicts_show(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        conflict = store.get_conflict(root.id, args.id)
+    data = _conflict_details(conflict)
+    if args.json:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            print(f"{key:>12}: {value}")
+    return EXIT_OK
+
+
+def command_conflicts_resolve(args: argparse.Namespace) -> int:
+    if args.take == "custom" and args.value is None:
+        raise UsageError("conflicts resolve: --take custom needs --value")
+    if args.take != "custom" and args.value is not None:
+        raise UsageError("conflicts resolve: --value goes with --take custom")
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        conflict = store.get_conflict(root.id, args.id)
+        if conflict.status != "open":
+            print(f"sync-engine: conflict {conflict.id} is already settled", file=sys.stderr)
+            return EXIT_PROBLEMS
+        if args.take == "custom" and conflict.field not in ("status", "text"):
+            raise UsageError(
+                f"conflicts resolve: a custom value settles a status or a text, "
+                f"not {conflict.field!r}"
+            )
+        resolution = {"take": args.take, "value": args.value}
+        store.resolve_conflict(conflict.id, resolution, actor=args.actor)
+        settled = store.get_conflict(root.id, conflict.id)
+    if args.json:
+        print_json(_conflict_details(settled))
+    else:
+        print(f"settled {settled.id}: {args.take}; the next sync applies it to both sides")
     return EXIT_OK
 
 
@@ -221,9 +368,15 @@ def register(commands: Any) -> None:
         action="store_true",
         help="let more than half of the plans or of a plan's tasks be deleted",
     )
+    sync.add_argument(
+        "--direction",
+        choices=DIRECTIONS,
+        default="both",
+        help="both (default); to-db: files to the database only; to-files: the other way",
+    )
     sync.set_defaults(handler=command_sync)
 
-    tasks = commands.add_parser("tasks", help="read tasks from the database")
+    tasks = commands.add_parser("tasks", help="read and edit tasks in the database")
     task_commands = tasks.add_subparsers(dest="tasks_command", metavar="ACTION")
     task_commands.required = True
     listing = task_commands.add_parser("list", help="list tasks")
@@ -235,6 +388,44 @@ def register(commands: Any) -> None:
     add_store_options(show)
     show.add_argument("id")
     show.set_defaults(handler=command_tasks_show)
+    update = task_commands.add_parser("update", help="change a task's status and/or text")
+    add_store_options(update)
+    update.add_argument("id")
+    update.add_argument("--status", help="todo, done, in_progress, …")
+    update.add_argument("--text", help="the new text (one line)")
+    update.set_defaults(handler=command_tasks_update)
+    add = task_commands.add_parser("add", help="add a task to a plan")
+    add_store_options(add)
+    add.add_argument("--plan", required=True, help="the plan (path relative to the root)")
+    add.add_argument("--phase", type=int, help="at the end of this phase (its number)")
+    add.add_argument("--after", help="right after this task (id or prefix)")
+    add.add_argument("--text", required=True, help="the task's text")
+    add.set_defaults(handler=command_tasks_add)
+    delete = task_commands.add_parser("delete", help="delete a task")
+    add_store_options(delete)
+    delete.add_argument("id")
+    delete.set_defaults(handler=command_tasks_delete)
+
+    conflicts = commands.add_parser("conflicts", help="conflicts waiting for a person")
+    conflict_commands = conflicts.add_subparsers(dest="conflicts_command", metavar="ACTION")
+    conflict_commands.required = True
+    listing = conflict_commands.add_parser("list", help="list conflicts")
+    add_store_options(listing)
+    listing.add_argument("--status", choices=("open", "resolved"), help="only these")
+    listing.set_defaults(handler=command_conflicts_list)
+    show = conflict_commands.add_parser("show", help="one conflict by id or unique prefix")
+    add_store_options(show)
+    show.add_argument("id")
+    show.set_defaults(handler=command_conflicts_show)
+    resolve = conflict_commands.add_parser("resolve", help="settle a conflict")
+    add_store_options(resolve)
+    resolve.add_argument("id")
+    resolve.add_argument("--take", required=True, choices=("markdown", "database", "custom"))
+    resolve.add_argument("--value", help="the value, with --take custom")
+    resolve.add_argument(
+        "--actor", default=_default_actor(), help="who settles it (default: the user name)"
+    )
+    resolve.set_defaults(handler=command_conflicts_resolve)
 
     status = commands.add_parser("status", help="plans, tasks, skipped plans, last sync")
     add_store_options(status)
@@ -252,6 +443,13 @@ def register(commands: Any) -> None:
         sub = db_commands.add_parser(name, help=text)
         add_store_options(sub)
         sub.set_defaults(handler=command_db)
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
 
 
 __all__ = ["register"]

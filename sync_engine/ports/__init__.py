@@ -14,6 +14,7 @@ from sync_engine.ports.records import (
     PhaseRow,
     PlanChange,
     PlanRow,
+    PlanSyncState,
     RootState,
     SectionRow,
     SkippedPlan,
@@ -31,6 +32,7 @@ __all__ = [
     "PlanFiles",
     "PlanRow",
     "PlanStore",
+    "PlanSyncState",
     "RootState",
     "SectionRow",
     "SkippedPlan",
@@ -66,6 +68,15 @@ class PlanStore(Protocol):
 
     def plan_tasks(self, plan_id: str) -> list[StoredTask]:
         """The plan's live tasks in document order."""
+        ...
+
+    def plans_needing_merge(self, root_id: str) -> set[str]:
+        """Ids of the root's plans with database-side edits not yet synced (the change log)
+        or conflicts open or settled but not yet applied."""
+        ...
+
+    def plan_sync_state(self, plan_id: str) -> PlanSyncState:
+        """What the three-way sync of the plan reads, as of one moment."""
         ...
 
     def apply_plan_change(self, root_id: str, change: PlanChange) -> str:
@@ -121,6 +132,16 @@ class PlanFiles(Protocol):
     def read(self, path: str) -> tuple[bytes, FileStat]:
         """A consistent read: the bytes and the stat they belong to (re-read while the file
         changes under the reader)."""
+        ...
+
+    def write(self, path: str, data: bytes, expected_sha256: str) -> FileStat:
+        """Replace the file's content with ``data`` if it still holds the bytes that hash to
+        ``expected_sha256``: temp file beside it, fsync, re-check, atomic rename. At every
+        moment the file holds either its old or its new complete content.
+
+        Raises:
+            PlanChangedDuringSyncError: the file changed since it was read (nothing written).
+        """
         ...
 
 

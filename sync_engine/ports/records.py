@@ -121,12 +121,67 @@ class PlanRow:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredConflict:
+    """A conflict as the store keeps it (``plan`` is the plan's relative path)."""
+
+    id: str
+    plan_id: str
+    plan: str
+    task_id: str | None
+    type: str
+    severity: str
+    status: str
+    field: str | None
+    base: Any
+    markdown: Any
+    database: Any
+    created_at: datetime
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: Any = None
+    applied_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictWrite:
+    """A conflict a sync records: ``open`` (left for a person), or ``resolved`` by a
+    strategy (``resolved_by``), which the same sync applies."""
+
+    task_id: str | None
+    type: str
+    severity: str
+    field: str
+    base: Any
+    markdown: Any
+    database: Any
+    status: str = "open"
+    resolved_by: str | None = None
+    resolution: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSyncState:
+    """What the three-way sync of one plan reads from the store: the base (bytes and the
+    compact model, ``None`` before the first sync), the live tasks, the last change-log
+    entry not yet consumed, and the conflicts still to settle or to apply."""
+
+    plan_id: str
+    base_content: bytes | None
+    base_model: Mapping[str, Any] | None
+    tasks: list[StoredTask]
+    pending_up_to: int | None
+    conflicts: list[StoredConflict]
+
+
+@dataclass(frozen=True, slots=True)
 class PlanChange:
     """Everything one plan's sync writes, applied in one transaction.
 
     ``created``/``updated`` list the ids of ``tasks`` that are new or changed; ``deleted``
     are stored task ids to tombstone. ``base_content``/``base_model`` become the plan's
-    base snapshot.
+    base snapshot. A three-way sync also marks the change log consumed up to
+    ``consumed_up_to``, records ``conflicts``, refreshes the values of open conflicts
+    (``(id, base, markdown, database)``) and marks settled ones ``applied``.
     """
 
     plan_id: str | None
@@ -139,6 +194,10 @@ class PlanChange:
     deleted: list[str]
     base_content: bytes
     base_model: Mapping[str, Any]
+    consumed_up_to: int | None = None
+    conflicts: list[ConflictWrite] = field(default_factory=list)
+    refreshed: list[tuple[str, Any, Any, Any]] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 
+from sync_engine.domain.ids import random_ids
 from sync_engine.domain.model import Plan
 from sync_engine.domain.progress import compute_progress
 from sync_engine.domain.serialization import jsonable
@@ -86,10 +86,13 @@ def section_rows(plan: Plan) -> list[SectionRow]:
 def task_rows(
     plan: Plan,
     stored_for: Sequence[str | None],
-    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    new_id: Callable[[], str] | None = None,
 ) -> list[TaskRow]:
-    """Rows for every task of the plan, keeping matched ids and making new ones."""
-    ids = [task_id or new_id() for task_id in stored_for]
+    """Rows for every task of the plan, keeping matched ids and making new ones. Inline
+    fields keep only the ones that are set."""
+    fresh = random_ids(sum(1 for task_id in stored_for if task_id is None))
+    make = new_id or fresh.__next__
+    ids = [task_id or make() for task_id in stored_for]
     return [
         TaskRow(
             id=ids[task.index],
@@ -106,7 +109,7 @@ def task_rows(
             label=task.label,
             explicit_id=task.explicit_id,
             depth=task.depth,
-            fields=task.fields.to_dict(),
+            fields={key: value for key, value in task.fields.to_dict().items() if value},
         )
         for task in plan.tasks
     ]
@@ -132,7 +135,17 @@ def base_model(plan: Plan, rows: Sequence[TaskRow]) -> dict[str, object]:
         "declared_progress": plan.declared_progress,
         "phases": [[phase.number, phase.title, phase.declared_progress] for phase in plan.phases],
         "tasks": [
-            [row.id, row.status, row.char, row.text, row.parent_id, row.phase_position, row.line]
+            [
+                row.id,
+                row.status,
+                row.char,
+                row.text,
+                row.parent_id,
+                row.phase_position,
+                row.line,
+                row.title,
+                row.explicit_id,
+            ]
             for row in rows
         ],
     }

@@ -14,7 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.status import StatusTable
+from sync_engine.errors import PlanChangedDuringSyncError
 from sync_engine.ports import FileStat, GitWorkTree, PlanFiles, PlanStore
 from sync_engine.ports.records import (
     PlanChange,
@@ -22,6 +24,7 @@ from sync_engine.ports.records import (
     SkippedPlan,
     StoredPlanInfo,
     SyncCounts,
+    TaskRow,
 )
 from sync_engine.services.analysis import Analysis, PlanAnalyser
 from sync_engine.services.matching import match_tasks
@@ -33,6 +36,7 @@ from sync_engine.services.snapshot import (
     section_rows,
     task_rows,
 )
+from sync_engine.services.two_way import TwoWayPlanMerge, three_way_change, written_tasks
 from sync_engine.validation.validator import PlanValidator
 
 # An mtime this close to the last scan may hide a same-size rewrite in the same tick.
@@ -45,12 +49,28 @@ _READ_WINDOW = 512
 _BATCH_TASKS = 20_000
 
 
+# A file that shrank and was written less than this long ago is read again after a pause
+# (up to so many times) before it is believed: it may be in the middle of a save.
+_SETTLE_WINDOW_NS = 2_000_000_000
+_SETTLE_PAUSE_S = 0.15
+_SETTLE_READS = 10
+# A plan whose file keeps changing under the sync is tried this many times.
+_WRITE_ATTEMPTS = 3
+
+DIRECTIONS = ("both", "to-db", "to-files")
+
+
 @dataclass(frozen=True, slots=True)
 class SyncOptions:
+    """``direction``: ``both``; ``to-db`` (files → database only: plans with database-side
+    edits are left for a sync in both directions); ``to-files`` (database → files only:
+    plans whose file changed are left for a sync in both directions)."""
+
     dry_run: bool = False
     allow_mass_delete: bool = False
     similarity_threshold: float = 0.6
     mass_delete_ratio: float = 0.5
+    direction: str = "both"
 
 
 @dataclass(slots=True)
@@ -84,11 +104,13 @@ class FilesToDatabaseSync:
         git: GitWorkTree | None = None,
         progress: Callable[[int, int], None] | None = None,
         analyser: PlanAnalyser | None = None,
+        policy: ConflictPolicy | None = None,
     ) -> None:
         self._store = store
         self._files = files
         self._analyser = analyser or PlanAnalyser(lambda: validator, table, workers=0)
         self._table = table
+        self._policy = policy or ConflictPolicy.default()
         self._root_path = root_path
         self._git = git
         self._progress = progress
@@ -116,10 +138,13 @@ class FilesToDatabaseSync:
         if self._git is not None and head and root.git_head and head != root.git_head:
             git_changed = self._git.changed_between(root.git_head, head) or set()
         last_scan_ns = int(root.last_sync_at.timestamp() * 1e9) if root.last_sync_at else 0
+        # Plans with database-side edits or conflicts to settle are merged three ways.
+        merging = self._store.plans_needing_merge(root.id)
         to_read = [
             (position, stat)
             for position, stat in enumerate(listed, start=1)
             if (stored := index.get(stat.path)) is None
+            or stored.id in merging
             or self._needs_read(stat, stored, last_scan_ns, git_changed)
         ]
         batch = _ChangeBatch(self._store, root.id, options.dry_run)
@@ -129,10 +154,17 @@ class FilesToDatabaseSync:
             changed: list[tuple[int, bytes, FileStat, StoredPlanInfo | None]] = []
             for position, listed_stat in window:
                 stored = index.get(listed_stat.path)
-                data, stat = self._files.read(listed_stat.path)
+                settled = self._settled_read(listed_stat.path, stored)
+                if settled is None:
+                    report.changes.append(
+                        f"leave {listed_stat.path}: it is being written; the next sync reads it"
+                    )
+                    continue
+                data, stat = settled
                 if (
                     stored is not None
                     and not stored.skipped_reason
+                    and stored.id not in merging
                     and hashlib.sha256(data).hexdigest() == stored.content_hash
                 ):
                     unchanged_stats.append((stored.id, stat.size, stat.mtime_ns, stat.inode))
@@ -143,7 +175,10 @@ class FilesToDatabaseSync:
                 (stat.path, data) for _, data, stat, _ in changed
             )
             for (position, data, stat, stored), analysis in zip(changed, analyses, strict=True):
-                self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
+                if stored is not None and stored.id in merging:
+                    self._sync_three_way(root, data, stat, stored, analysis, options, report)
+                else:
+                    self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
                 self._report_progress(position, len(listed))
         batch.flush()
         if unchanged_stats and not options.dry_run:
@@ -151,6 +186,25 @@ class FilesToDatabaseSync:
         self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
         if not options.dry_run:
             self._store.set_root_synced(root.id, head)
+
+    def _settled_read(
+        self, path: str, stored: StoredPlanInfo | None
+    ) -> tuple[bytes, FileStat] | None:
+        """Read a plan. A file that shrank and was written a moment ago may be caught in the
+        middle of a save (truncated, then rewritten): it is read again after a pause until
+        two reads agree. ``None``: it kept changing; it is left for the next sync."""
+        data, stat = self._files.read(path)
+        if stored is None or stat.size >= stored.size:
+            return data, stat
+        for _ in range(_SETTLE_READS):
+            if time.time_ns() - stat.mtime_ns > _SETTLE_WINDOW_NS:
+                return data, stat
+            time.sleep(_SETTLE_PAUSE_S)
+            again, again_stat = self._files.read(path)
+            if again == data or again_stat.size >= stored.size:
+                return again, again_stat
+            data, stat = again, again_stat
+        return None
 
     def _report_progress(self, done: int, total: int) -> None:
         if self._progress is not None:
@@ -166,6 +220,141 @@ class FilesToDatabaseSync:
             return True
         return stat.mtime_ns >= last_scan_ns - _RACY_WINDOW_NS
 
+    def _sync_three_way(
+        self,
+        root: RootState,
+        data: bytes,
+        stat: FileStat,
+        stored: StoredPlanInfo,
+        analysis: Analysis,
+        options: SyncOptions,
+        report: SyncReport,
+    ) -> None:
+        """Both directions for one plan: merge base / file / database, write the file, then
+        the database (see ``two_way``). Retried when the file changes under the sync."""
+        path = stat.path
+        merge = TwoWayPlanMerge(self._table, self._policy, options.similarity_threshold)
+        for _ in range(_WRITE_ATTEMPTS):
+            if analysis.parsed.plan.flags.skip_sync:
+                self._sync_plan(root, data, stat, stored, analysis, options, report, None)
+                return
+            state = self._store.plan_sync_state(stored.id)
+            file_changed = hashlib.sha256(data).hexdigest() != stored.content_hash
+            database_changed = state.pending_up_to is not None or bool(state.conflicts)
+            if options.direction == "to-db" and database_changed:
+                report.changes.append(
+                    f"leave {path}: its database-side edits wait for --direction both"
+                )
+                return
+            if options.direction == "to-files" and file_changed:
+                report.changes.append(f"leave {path}: its file edits wait for --direction both")
+                return
+            merged = merge.merge(analysis, data, state)
+            removed = len(analysis.parsed.plan.tasks) - sum(
+                1 for task_id in merged.file_ids if task_id in merged.result.file_target.tasks
+            )
+            if self._refuse(
+                path, removed, len(analysis.parsed.plan.tasks), "the file", options, report
+            ):
+                return
+            if options.dry_run:
+                report.counts.conflicts_opened += len(merged.result.opened)
+                report.changes.append(
+                    f"merge {path}: {len(merged.edits)} line edits, "
+                    f"{len(merged.result.opened)} conflicts"
+                )
+                diff = merged.diff(path, data)
+                if diff:
+                    report.changes.append(diff.rstrip("\n"))
+                return
+            written, new_data, new_stat = analysis, data, stat
+            if merged.new_content is not None:
+                try:
+                    new_stat = self._files.write(
+                        path, merged.new_content, hashlib.sha256(data).hexdigest()
+                    )
+                except PlanChangedDuringSyncError:
+                    data, stat = self._files.read(path)
+                    analysis = self._analyser.analyse(path, data)
+                    continue
+                new_data = merged.new_content
+                written = self._analyser.analyse(path, new_data)
+                report.counts.written_back += 1
+                report.changes.append(f"write {path}: {len(merged.edits)} line edits")
+            plan = written.parsed.plan
+            stored_tasks = written_tasks(analysis.parsed.plan, merged)
+            match = match_tasks(plan, stored_tasks, options.similarity_threshold)
+            rows = task_rows(plan, match.stored_for)
+            base_change = self._plan_change(
+                written, new_data, new_stat, stored.id, rows, [], [], []
+            )
+            change = three_way_change(merge, merged, written, state, base_change)
+            report.counts.tasks_created += len(change.created)
+            report.counts.tasks_updated += len(change.updated)
+            report.counts.tasks_deleted += len(change.deleted)
+            report.counts.conflicts_opened += sum(
+                1 for conflict in change.conflicts if conflict.status == "open"
+            )
+            report.changes.append(
+                f"merge {path}: +{len(change.created)} ~{len(change.updated)} "
+                f"-{len(change.deleted)} tasks, {len(change.conflicts)} conflicts"
+            )
+            self._store.apply_plan_change(root.id, change)
+            return
+        message = f"{path}: kept changing while it was being synced; it was left for the next sync"
+        report.counts.refused.append(message)
+        report.changes.append(message)
+
+    @staticmethod
+    def _refuse(
+        path: str, removed: int, total: int, side: str, options: SyncOptions, report: SyncReport
+    ) -> bool:
+        """The per-plan mass-deletion guard; reports a refusal."""
+        if (
+            options.allow_mass_delete
+            or removed < _MIN_GUARDED_DELETIONS
+            or removed <= options.mass_delete_ratio * total
+        ):
+            return False
+        message = (
+            f"{path}: refused to delete {removed} of {total} tasks from {side} "
+            "(more than half); rerun with --allow-mass-delete if that is meant"
+        )
+        report.counts.refused.append(message)
+        report.changes.append(message)
+        return True
+
+    def _plan_change(
+        self,
+        analysis: Analysis,
+        data: bytes,
+        stat: FileStat,
+        plan_id: str | None,
+        rows: list[TaskRow],
+        created: list[str],
+        updated: list[str],
+        deleted: list[str],
+    ) -> PlanChange:
+        plan = analysis.parsed.plan
+        return PlanChange(
+            plan_id=plan_id,
+            plan=plan_row(
+                plan,
+                analysis.validation,
+                self._table,
+                (stat.size, stat.mtime_ns, stat.inode),
+                git_blob_hash(data),
+            ),
+            phases=phase_rows(plan, self._table),
+            sections=section_rows(plan),
+            tasks=rows,
+            created=created,
+            updated=updated,
+            deleted=deleted,
+            base_content=data,
+            base_model=base_model(plan, rows),
+        )
+
     def _sync_plan(
         self,
         root: RootState,
@@ -175,7 +364,7 @@ class FilesToDatabaseSync:
         analysis: Analysis,
         options: SyncOptions,
         report: SyncReport,
-        batch: _ChangeBatch,
+        batch: _ChangeBatch | None,
     ) -> None:
         path = stat.path
         report.counts.files_changed += 1
@@ -187,7 +376,6 @@ class FilesToDatabaseSync:
             if not options.dry_run:
                 self._store.mark_skipped(root.id, path, reason)
             return
-        validation = analysis.validation
         stored_tasks = self._store.plan_tasks(stored.id) if stored is not None else []
         match = match_tasks(plan, stored_tasks, options.similarity_threshold)
         if (
@@ -221,24 +409,19 @@ class FilesToDatabaseSync:
         )
         if options.dry_run:
             return
-        change = PlanChange(
-            plan_id=stored.id if stored is not None else None,
-            plan=plan_row(
-                plan,
-                validation,
-                self._table,
-                (stat.size, stat.mtime_ns, stat.inode),
-                git_blob_hash(data),
-            ),
-            phases=phase_rows(plan, self._table),
-            sections=section_rows(plan),
-            tasks=rows,
-            created=created,
-            updated=updated,
-            deleted=match.deleted,
-            base_content=data,
-            base_model=base_model(plan, rows),
+        change = self._plan_change(
+            analysis,
+            data,
+            stat,
+            stored.id if stored is not None else None,
+            rows,
+            created,
+            updated,
+            match.deleted,
         )
+        if batch is None:
+            self._store.apply_plan_change(root.id, change)
+            return
         batch.add(change)
 
     def _delete_missing(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from sync_engine.adapters.postgres.queries import queries
+from sync_engine.domain.ids import random_ids
 from sync_engine.errors import NotFoundError, StoreError
 from sync_engine.ports.records import PhaseRow, PlanChange, SectionRow, TaskRow
 
@@ -110,9 +110,11 @@ def _copy_new_plans(
     if not changes:
         return []
     sql = queries()
-    plan_ids = [str(uuid.uuid4()) for _ in changes]
-    phase_ids = [{phase.position: str(uuid.uuid4()) for phase in c.phases} for c in changes]
-    section_ids = [{part.position: str(uuid.uuid4()) for part in c.sections} for c in changes]
+    count = len(changes) + sum(len(c.phases) + len(c.sections) for c in changes)
+    fresh = random_ids(count)
+    plan_ids = [next(fresh) for _ in changes]
+    phase_ids = [{phase.position: next(fresh) for phase in c.phases} for c in changes]
+    section_ids = [{part.position: next(fresh) for part in c.sections} for c in changes]
     cursor = connection.cursor()
     with cursor.copy(sql["copy_plans"]) as copy:
         for plan_id, change in zip(plan_ids, changes, strict=True):
@@ -217,7 +219,45 @@ def _apply(
             "content_hash": change.plan.content_hash,
         }
         connection.execute(sql["upsert_plan_base"], base)
+        _write_conflicts(connection, plan_id, change)
     return plan_id
+
+
+def _write_conflicts(connection: Connection, plan_id: str, change: PlanChange) -> None:
+    """The three-way part of a plan change: consumed change-log entries and conflicts."""
+    sql = queries()
+    if change.consumed_up_to is not None:
+        params = {"plan_id": plan_id, "up_to": change.consumed_up_to}
+        connection.execute(sql["consume_change_log"], params)
+    for conflict in change.conflicts:
+        connection.execute(
+            sql["insert_conflict"],
+            {
+                "plan_id": plan_id,
+                "task_id": conflict.task_id,
+                "type": conflict.type,
+                "severity": conflict.severity,
+                "status": conflict.status,
+                "field": conflict.field,
+                "base": jsonb(conflict.base),
+                "markdown": jsonb(conflict.markdown),
+                "database": jsonb(conflict.database),
+                "resolved_by": conflict.resolved_by,
+                "resolution": jsonb(conflict.resolution) if conflict.resolution else None,
+            },
+        )
+    for conflict_id, base, markdown, database in change.refreshed:
+        connection.execute(
+            sql["refresh_conflict"],
+            {
+                "id": conflict_id,
+                "base": jsonb(base),
+                "markdown": jsonb(markdown),
+                "database": jsonb(database),
+            },
+        )
+    if change.applied:
+        connection.execute(sql["apply_conflicts"], {"ids": list(change.applied)})
 
 
 def _write_plan(connection: Connection, root_id: str, change: PlanChange) -> str:

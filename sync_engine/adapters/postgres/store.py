@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow, class_row, dict_row
@@ -25,11 +26,13 @@ from sync_engine.adapters.postgres.connection import redact_conninfo, translate_
 from sync_engine.adapters.postgres.migrations import migrate
 from sync_engine.adapters.postgres.plan_writes import apply_plan_change, apply_plan_changes, jsonb
 from sync_engine.adapters.postgres.queries import queries
-from sync_engine.errors import NotFoundError
+from sync_engine.errors import ConflictHeldError, NotFoundError
 from sync_engine.ports.records import (
     PlanChange,
+    PlanSyncState,
     RootState,
     SkippedPlan,
+    StoredConflict,
     StoredPlanInfo,
     StoredTask,
     SyncCounts,
@@ -236,8 +239,41 @@ class PostgresPlanStore:
 
     def plan_tasks(self, plan_id: str) -> list[StoredTask]:
         with self._transaction() as connection:
-            cursor = connection.cursor(row_factory=dict_row)
-            rows = cursor.execute(queries()["plan_tasks"], {"plan_id": plan_id}).fetchall()
+            return self._plan_tasks(connection, plan_id)
+
+    def plans_needing_merge(self, root_id: str) -> set[str]:
+        with self._transaction() as connection:
+            rows = connection.execute(queries()["plans_needing_merge"], {"root_id": root_id})
+            return {str(plan_id) for (plan_id,) in rows.fetchall()}
+
+    def plan_sync_state(self, plan_id: str) -> PlanSyncState:
+        sql = queries()
+        params = {"plan_id": plan_id}
+        # One snapshot: the tasks, the base and the change log as of the same moment.
+        with self._connection() as connection:
+            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            try:
+                with connection.transaction():
+                    tasks = self._plan_tasks(connection, plan_id)
+                    base = connection.execute(sql["plan_base"], params).fetchone()
+                    pending = connection.execute(sql["pending_up_to"], params).fetchone()
+                    cursor = connection.cursor(row_factory=class_row(StoredConflict))
+                    conflicts = cursor.execute(sql["plan_conflicts"], params).fetchall()
+            finally:
+                connection.isolation_level = None
+        return PlanSyncState(
+            plan_id=plan_id,
+            base_content=bytes(base[0]) if base else None,
+            base_model=base[1] if base else None,
+            tasks=tasks,
+            pending_up_to=pending[0] if pending else None,
+            conflicts=conflicts,
+        )
+
+    @staticmethod
+    def _plan_tasks(connection: Connection, plan_id: str) -> list[StoredTask]:
+        cursor = connection.cursor(row_factory=dict_row)
+        rows = cursor.execute(queries()["plan_tasks"], {"plan_id": plan_id}).fetchall()
         return [
             StoredTask(
                 id=row["id"],
@@ -302,6 +338,157 @@ class PostgresPlanStore:
         }
         with self._transaction(write=True) as connection:
             connection.execute(queries()["record_operation"], params)
+
+    # -- edits made through commands (recorded in the change log like any other program's) --
+
+    @contextlib.contextmanager
+    def _edit(self, actor: str) -> Iterator[Connection]:
+        """A transaction whose writes the change log records with ``origin = actor``."""
+        with self._transaction() as connection:
+            connection.execute(queries()["set_origin"], {"origin": actor})
+            yield connection
+
+    def update_task(
+        self, task_id: str, *, status: str | None, text: str | None, actor: str = "cli"
+    ) -> None:
+        """Change a live task's status and/or text; the next sync writes it to the file.
+
+        Raises:
+            ConflictHeldError: an open conflict holds one of these fields.
+            NotFoundError: no such live task.
+        """
+        fields = {name for name, value in (("status", status), ("text", text)) if value}
+        with self._edit(actor) as connection:
+            self._check_fields(connection, task_id, fields)
+            params = {"id": task_id, "status": status, "text": text}
+            if connection.execute(queries()["update_task"], params).rowcount == 0:
+                raise NotFoundError(f"no live task {task_id}")
+            self._audit(connection, actor, "task.update", task_id, {"status": status, "text": text})
+
+    def add_task(
+        self,
+        root_id: str,
+        plan_path: str,
+        text: str,
+        *,
+        phase: int | None = None,
+        after: str | None = None,
+        status: str = "todo",
+        actor: str = "cli",
+    ) -> str:
+        """Insert a task into a plan (after a task, or at the end of a phase or of the plan);
+        returns its id.
+
+        Raises:
+            NotFoundError: no such plan, phase or task.
+        """
+        sql = queries()
+        with self._edit(actor) as connection:
+            row = connection.execute(
+                sql["live_plan_by_path"], {"root_id": root_id, "path": plan_path}
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no plan {plan_path!r} in this root")
+            plan_id = str(row[0])
+            phase_id: str | None = None
+            position: int | None = None
+            if after is not None:
+                place = connection.execute(sql["task_place"], {"id": after}).fetchone()
+                if place is None or str(place[0]) != plan_id:
+                    raise NotFoundError(f"no task {after} in {plan_path}")
+                phase_id = str(place[1]) if place[1] is not None else None
+                position = int(place[2]) + 1
+            elif phase is not None:
+                found = connection.execute(
+                    sql["phase_by_number"], {"plan_id": plan_id, "number": phase}
+                ).fetchone()
+                if found is None:
+                    raise NotFoundError(f"{plan_path} has no phase {phase}")
+                phase_id = str(found[0])
+            params = {
+                "plan_id": plan_id,
+                "phase_id": phase_id,
+                "parent_id": None,
+                "position": position,
+                "status": status,
+                "text": text,
+            }
+            inserted = connection.execute(sql["add_task"], params).fetchone()
+            assert inserted is not None
+            task_id = str(inserted[0])
+            details = {"plan": plan_path, "text": text, "phase": phase, "after": after}
+            self._audit(connection, actor, "task.add", task_id, details)
+        return task_id
+
+    def delete_task(self, task_id: str, *, actor: str = "cli") -> None:
+        """Tombstone a live task; the next sync removes its lines from the file.
+
+        Raises:
+            ConflictHeldError: an open conflict holds the task.
+            NotFoundError: no such live task.
+        """
+        with self._edit(actor) as connection:
+            self._check_fields(connection, task_id, {"status", "text", "place", "exists"})
+            if connection.execute(queries()["delete_task"], {"id": task_id}).rowcount == 0:
+                raise NotFoundError(f"no live task {task_id}")
+            self._audit(connection, actor, "task.delete", task_id, {})
+
+    def _check_fields(self, connection: Connection, task_id: str, fields: set[str]) -> None:
+        rows = connection.execute(queries()["open_conflict_fields"], {"task_id": task_id})
+        open_fields = {str(field) for (field,) in rows.fetchall()}
+        held = fields & open_fields if "exists" not in open_fields else fields
+        if held:
+            raise ConflictHeldError(
+                f"task {task_id}: {', '.join(sorted(held))} held by an open conflict; "
+                "settle it first (sync-engine conflicts list)"
+            )
+
+    @staticmethod
+    def _audit(
+        connection: Connection, actor: str, action: str, target: str, details: object
+    ) -> None:
+        params = {"actor": actor, "action": action, "target": target, "details": jsonb(details)}
+        connection.execute(queries()["record_audit"], params)
+
+    # -- conflicts --------------------------------------------------------------------------------
+
+    def list_conflicts(self, root_id: str, status: str | None = None) -> list[StoredConflict]:
+        params = {"root_id": root_id, "status": status}
+        with self._transaction() as connection:
+            cursor = connection.cursor(row_factory=class_row(StoredConflict))
+            return cursor.execute(queries()["list_conflicts"], params).fetchall()
+
+    def get_conflict(self, root_id: str, id_or_prefix: str) -> StoredConflict:
+        """The conflict named by its id or a unique prefix of it.
+
+        Raises:
+            NotFoundError: none, or a prefix shared by several.
+        """
+        reference = id_or_prefix.strip()
+        bounds = _id_range(reference) if reference else None
+        if bounds is None:
+            raise NotFoundError(f"no conflict {reference!r}")
+        params = {"root_id": root_id, "low": bounds[0], "high": bounds[1], "limit": 2}
+        with self._transaction() as connection:
+            cursor = connection.cursor(row_factory=class_row(StoredConflict))
+            rows = cursor.execute(queries()["find_conflicts"], params).fetchall()
+        if not rows:
+            raise NotFoundError(f"no conflict {reference!r}")
+        if len(rows) > 1:
+            raise NotFoundError(f"conflict id {reference!r} is ambiguous; give more characters")
+        return rows[0]
+
+    def resolve_conflict(self, conflict_id: str, resolution: dict[str, Any], actor: str) -> None:
+        """Settle an open conflict; the next sync of its plan applies it to both sides.
+
+        Raises:
+            NotFoundError: no such open conflict (already settled?).
+        """
+        params = {"id": conflict_id, "actor": actor, "resolution": jsonb(resolution)}
+        with self._transaction(write=True) as connection:
+            if connection.execute(queries()["resolve_conflict"], params).fetchone() is None:
+                raise NotFoundError(f"no open conflict {conflict_id}")
+            self._audit(connection, actor, "conflict.resolve", conflict_id, resolution)
 
     # -- what commands show -----------------------------------------------------------------------
 

@@ -68,7 +68,8 @@ SELECT t.id, t.position, t.parent_id, t.phase_id IS NOT NULL AS has_phase,
 FROM tasks AS t
 LEFT JOIN phases AS ph ON ph.id = t.phase_id
 WHERE t.plan_id = %(plan_id)s::uuid AND t.deleted_at IS NULL
-ORDER BY t.position;
+-- A task another program inserted (line 0) goes before the task at the same position.
+ORDER BY t.position, t.line > 0, t.created_at;
 
 -- name: list_tasks
 SELECT t.id, p.path AS plan, ph.number AS phase, ph.title AS phase_title,
@@ -330,3 +331,114 @@ WHERE p.id = u.id AND (p.size, p.mtime_ns, p.inode) IS DISTINCT FROM (u.size, u.
 INSERT INTO sync_operations (root_id, kind, status, counts, duration_s, started_at, finished_at)
 VALUES (%(root_id)s::uuid, %(kind)s, %(status)s, %(counts)s, %(duration_s)s,
         clock_timestamp() - make_interval(secs => %(duration_s)s), clock_timestamp());
+
+-- name: set_origin
+-- Marks the transaction's writes with who made them (the change-log triggers read it).
+SELECT set_config('sync_engine.origin', %(origin)s, true);
+
+-- name: plans_needing_merge
+-- Plans of the root with database-side edits not yet synced, or conflicts to settle or apply.
+SELECT DISTINCT c.plan_id
+FROM change_log AS c JOIN plans AS p ON p.id = c.plan_id
+WHERE p.root_id = %(root_id)s::uuid AND c.consumed_at IS NULL
+UNION
+SELECT DISTINCT k.plan_id
+FROM conflicts AS k JOIN plans AS p ON p.id = k.plan_id
+WHERE p.root_id = %(root_id)s::uuid
+  AND (k.status = 'open' OR (k.status = 'resolved' AND k.applied_at IS NULL));
+
+-- name: plan_base
+SELECT content, model FROM plan_base WHERE plan_id = %(plan_id)s::uuid;
+
+-- name: pending_up_to
+SELECT max(id) FROM change_log WHERE plan_id = %(plan_id)s::uuid AND consumed_at IS NULL;
+
+-- name: plan_conflicts
+-- Open conflicts of a plan, and resolved ones not applied yet.
+SELECT k.id, k.plan_id, p.path AS plan, k.task_id, k.type, k.severity, k.status, k.field,
+       k.base, k.markdown, k.database, k.created_at, k.resolved_at, k.resolved_by,
+       k.resolution, k.applied_at
+FROM conflicts AS k JOIN plans AS p ON p.id = k.plan_id
+WHERE k.plan_id = %(plan_id)s::uuid
+  AND (k.status = 'open' OR (k.status = 'resolved' AND k.applied_at IS NULL))
+ORDER BY k.created_at, k.id;
+
+-- name: consume_change_log
+UPDATE change_log SET consumed_at = now()
+WHERE plan_id = %(plan_id)s::uuid AND consumed_at IS NULL AND id <= %(up_to)s;
+
+-- name: insert_conflict
+INSERT INTO conflicts (plan_id, task_id, type, severity, status, field, base, markdown,
+                       database, resolved_at, resolved_by, resolution, applied_at)
+VALUES (%(plan_id)s::uuid, %(task_id)s::uuid, %(type)s, %(severity)s, %(status)s, %(field)s,
+        %(base)s, %(markdown)s, %(database)s,
+        CASE WHEN %(status)s = 'resolved' THEN now() END, %(resolved_by)s, %(resolution)s,
+        CASE WHEN %(status)s = 'resolved' THEN now() END)
+RETURNING id;
+
+-- name: refresh_conflict
+UPDATE conflicts SET base = %(base)s, markdown = %(markdown)s, database = %(database)s
+WHERE id = %(id)s::uuid AND status = 'open';
+
+-- name: apply_conflicts
+UPDATE conflicts SET applied_at = now()
+WHERE id = ANY(%(ids)s::uuid[]) AND status = 'resolved' AND applied_at IS NULL;
+
+-- name: list_conflicts
+SELECT k.id, k.plan_id, p.path AS plan, k.task_id, k.type, k.severity, k.status, k.field,
+       k.base, k.markdown, k.database, k.created_at, k.resolved_at, k.resolved_by,
+       k.resolution, k.applied_at
+FROM conflicts AS k JOIN plans AS p ON p.id = k.plan_id
+WHERE p.root_id = %(root_id)s::uuid
+  AND (%(status)s::text IS NULL OR k.status = %(status)s::text)
+ORDER BY k.created_at, k.id;
+
+-- name: find_conflicts
+SELECT k.id, k.plan_id, p.path AS plan, k.task_id, k.type, k.severity, k.status, k.field,
+       k.base, k.markdown, k.database, k.created_at, k.resolved_at, k.resolved_by,
+       k.resolution, k.applied_at
+FROM conflicts AS k JOIN plans AS p ON p.id = k.plan_id
+WHERE p.root_id = %(root_id)s::uuid AND k.id BETWEEN %(low)s::uuid AND %(high)s::uuid
+ORDER BY k.id
+LIMIT %(limit)s;
+
+-- name: resolve_conflict
+UPDATE conflicts SET status = 'resolved', resolved_at = now(), resolved_by = %(actor)s,
+                     resolution = %(resolution)s
+WHERE id = %(id)s::uuid AND status = 'open'
+RETURNING id;
+
+-- name: open_conflict_fields
+SELECT field FROM conflicts
+WHERE task_id = %(task_id)s::uuid AND status = 'open';
+
+-- name: update_task
+UPDATE tasks SET status = coalesce(%(status)s, status), text = coalesce(%(text)s, text),
+                 title = CASE WHEN %(text)s IS NULL THEN title ELSE %(text)s END,
+                 updated_at = now(), revision = revision + 1
+WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: add_task
+INSERT INTO tasks (plan_id, phase_id, parent_id, position, status, text)
+VALUES (%(plan_id)s::uuid, %(phase_id)s::uuid, %(parent_id)s::uuid, %(position)s, %(status)s,
+        %(text)s)
+RETURNING id;
+
+-- name: delete_task
+UPDATE tasks SET deleted_at = now(), updated_at = now(), revision = revision + 1
+WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: task_place
+SELECT plan_id, phase_id, position FROM tasks WHERE id = %(id)s::uuid;
+
+-- name: live_plan_by_path
+SELECT id FROM plans
+WHERE root_id = %(root_id)s::uuid AND path = %(path)s AND deleted_at IS NULL;
+
+-- name: phase_by_number
+SELECT id FROM phases WHERE plan_id = %(plan_id)s::uuid AND number = %(number)s
+ORDER BY position LIMIT 1;
+
+-- name: record_audit
+INSERT INTO audit_log (actor, action, target, details)
+VALUES (%(actor)s, %(action)s, %(target)s, %(details)s);

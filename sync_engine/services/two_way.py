@@ -1,0 +1,473 @@
+"""The three-way sync of one plan: base, file now, database now (DESIGN.md, "Identity and
+the three-way sync").
+
+Order of one plan's sync: read the file and the database, merge, write the file (temp file,
+fsync, re-check that the file is still the one read, atomic rename), then in one database
+transaction apply the database changes, mark the consumed change-log entries, record the
+conflicts and store the new base. A crash between the two leaves a file and a database that
+the next sync sees as "both changed to the same value".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync_engine.conflicts.merge import HeldField, MergeResult, merge_plan
+from sync_engine.conflicts.model import (
+    EXISTS,
+    Conflict,
+    PlanState,
+    Resolution,
+    TaskState,
+    with_task_value,
+)
+from sync_engine.conflicts.policy import ConflictPolicy
+from sync_engine.domain.model import Plan
+from sync_engine.domain.status import StatusTable
+from sync_engine.ports.records import (
+    ConflictWrite,
+    PlanChange,
+    PlanSyncState,
+    StoredConflict,
+    StoredTask,
+    TaskRow,
+)
+from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
+from sync_engine.rendering.renderer import apply_edits
+from sync_engine.services.analysis import Analysis
+from sync_engine.services.matching import match_tasks
+from sync_engine.services.snapshot import content_changed, task_rows
+
+__all__ = [
+    "MergePlan",
+    "TwoWayPlanMerge",
+    "base_tasks",
+    "plain",
+    "three_way_change",
+    "written_tasks",
+]
+
+META = ("title", "version", "date", "declared_progress")
+
+
+@dataclass(slots=True)
+class MergePlan:
+    """What the three-way sync of one plan decided: the new file bytes (``None``: the file
+    stays as it is), the database side as rows and conflicts, and a summary."""
+
+    new_content: bytes | None
+    edits: list[Edit]
+    result: MergeResult
+    file_ids: list[str]  # the id of each task of the file as read, by index
+    database_target: PlanState
+    forced: list[str] = field(default_factory=list)  # conflict ids applied by this sync
+
+    def diff(self, path: str, old: bytes) -> str:
+        """A unified diff of the file change (empty when none)."""
+        if self.new_content is None:
+            return ""
+        return "".join(
+            difflib.unified_diff(
+                old.decode("utf-8", "replace").splitlines(keepends=True),
+                self.new_content.decode("utf-8", "replace").splitlines(keepends=True),
+                fromfile=f"a/{path}",
+                tofile=f"b/{path}",
+            )
+        )
+
+
+def plain(value: object) -> Any:
+    """A merge value as JSON: a task as a mapping, a place as a list."""
+    if isinstance(value, TaskState):
+        return dataclasses.asdict(value)
+    if isinstance(value, tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def _from_plain(field_name: str, value: Any) -> object:
+    if field_name == "place" and isinstance(value, list):
+        return (value[0], value[1])
+    if field_name == EXISTS and isinstance(value, dict):
+        return TaskState(**value)
+    return value
+
+
+def base_tasks(model: Mapping[str, Any]) -> list[StoredTask]:
+    """The tasks of a base model as stored tasks (what file tasks are matched against)."""
+    phases = model.get("phases", [])
+    tasks = []
+    for position, entry in enumerate(model.get("tasks", [])):
+        task_id, status, char, text, parent_id, phase_position, line = entry[:7]
+        title = entry[7] if len(entry) > 7 else text
+        explicit_id = entry[8] if len(entry) > 8 else None
+        phase_key = None
+        if phase_position is not None and phase_position < len(phases):
+            phase_key = (phases[phase_position][0], phases[phase_position][1])
+        tasks.append(
+            StoredTask(
+                id=task_id,
+                position=position,
+                parent_id=parent_id,
+                phase_key=phase_key,
+                text=text,
+                title=title,
+                status=status,
+                char=char,
+                line=line,
+                explicit_id=explicit_id,
+            )
+        )
+    return tasks
+
+
+class _PhaseKeys:
+    """Phase keys shared by the three sides: the base phase a phase is (by number and
+    title, then number alone — a rename —, then title alone — a renumbering)."""
+
+    def __init__(self, base_phases: Sequence[Sequence[Any]]) -> None:
+        self._exact = {(p[0], p[1]): f"p{i}" for i, p in reversed(list(enumerate(base_phases)))}
+        self._number = {p[0]: f"p{i}" for i, p in reversed(list(enumerate(base_phases))) if p[0]}
+        self._title = {p[1]: f"p{i}" for i, p in reversed(list(enumerate(base_phases)))}
+
+    def key(self, phase: tuple[int | None, str] | None) -> str | None:
+        if phase is None:
+            return None
+        number, title = phase
+        return (
+            self._exact.get(phase)
+            or (self._number.get(number) if number is not None else None)
+            or self._title.get(title)
+            or f"new:{number}:{title}"
+        )
+
+
+class TwoWayPlanMerge:
+    """Merges one plan three ways and plans the writes on both sides."""
+
+    def __init__(self, table: StatusTable, policy: ConflictPolicy, threshold: float) -> None:
+        self._table = table
+        self._policy = policy
+        self._threshold = threshold
+
+    def merge(self, analysis: Analysis, data: bytes, state: PlanSyncState) -> MergePlan:
+        plan = analysis.parsed.plan
+        model = state.base_model or {}
+        keys = _PhaseKeys(model.get("phases", []))
+        base_list = base_tasks(model)
+        match = match_tasks(plan, base_list, self._threshold)
+        ids = [row.id for row in task_rows(plan, match.stored_for)]
+
+        base = PlanState(
+            meta={name: model.get(name) for name in META},
+            tasks={
+                task.id: TaskState(
+                    task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
+                )
+                for i, task in enumerate(base_list)
+            },
+        )
+        file_state = PlanState(
+            meta={name: getattr(plan, name) for name in META},
+            tasks={
+                ids[task.index]: TaskState(
+                    ids[task.index],
+                    task.status,
+                    task.text,
+                    keys.key(_phase_key(plan, task.phase)),
+                    ids[task.parent] if task.parent is not None else None,
+                    task.index,
+                )
+                for task in plan.tasks
+            },
+        )
+        database = PlanState(
+            meta=dict(base.meta),  # plan metadata is the engine's in the database
+            tasks={
+                task.id: TaskState(
+                    task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
+                )
+                for i, task in enumerate(state.tasks)
+            },
+        )
+        held = [
+            HeldField(conflict.task_id, conflict.field or "")
+            for conflict in state.conflicts
+            if conflict.status == "open"
+        ]
+        forced = [conflict for conflict in state.conflicts if conflict.status == "resolved"]
+        forced_file, forced_database = _force(file_state, database, forced)
+        result = merge_plan(base, forced_file, forced_database, self._policy, held)
+
+        edits = self._file_edits(plan, ids, file_state, result.file_target, keys)
+        new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
+        if new_content == data:
+            new_content = None
+        return MergePlan(
+            new_content=new_content,
+            edits=edits,
+            result=result,
+            file_ids=[result.renamed.get(task_id, task_id) for task_id in ids],
+            database_target=result.database_target,
+            forced=[conflict.id for conflict in forced],
+        )
+
+    def _file_edits(
+        self,
+        plan: Plan,
+        ids: Sequence[str],
+        actual: PlanState,
+        target: PlanState,
+        keys: _PhaseKeys,
+    ) -> list[Edit]:
+        edits: list[Edit] = []
+        line_of = {ids[task.index]: task.line for task in plan.tasks}
+        for task_id, now in actual.tasks.items():
+            wanted = target.tasks.get(task_id)
+            if wanted is None:
+                edits.append(DeleteTask(line_of[task_id]))
+                continue
+            if wanted.status != now.status:
+                edits.append(SetStatus(line_of[task_id], wanted.status))
+            if wanted.text != now.text:
+                edits.append(SetText(line_of[task_id], wanted.text))
+        # New tasks go after the nearest task before them that the file has, in their phase.
+        phase_index = {
+            keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
+        }
+        anchor: str | None = None
+        for task_id, wanted in target.tasks.items():
+            if task_id in actual.tasks:
+                anchor = task_id
+                continue
+            previous = actual.tasks.get(anchor) if anchor is not None else None
+            if previous is not None and previous.phase == wanted.phase:
+                edits.append(
+                    InsertTask(wanted.text, wanted.status, after_line=line_of[previous.id])
+                )
+            else:
+                edits.append(
+                    InsertTask(wanted.text, wanted.status, phase=phase_index.get(wanted.phase))
+                )
+        return edits
+
+    def conflicts(
+        self, merged: MergePlan, stored: Sequence[StoredConflict]
+    ) -> tuple[list[ConflictWrite], list[tuple[str, Any, Any, Any]]]:
+        """The conflicts to record (opened, and settled by a strategy) and the open ones
+        to refresh with their current values."""
+        writes = [self._write(conflict) for conflict in merged.result.opened]
+        for conflict, resolution in merged.result.settled:
+            strategy = self._policy.strategy_for(conflict.type)
+            writes.append(
+                self._write(
+                    conflict,
+                    status="resolved",
+                    resolved_by=f"strategy:{strategy.name}",
+                    resolution=_resolution(resolution),
+                )
+            )
+        by_field = {(c.task_id, c.field): c.id for c in stored if c.status == "open"}
+        refreshed = []
+        for conflict in merged.result.held:
+            conflict_id = by_field.get((conflict.task_id, conflict.field))
+            if conflict_id is not None:
+                refreshed.append(
+                    (
+                        conflict_id,
+                        plain(conflict.base),
+                        plain(conflict.markdown),
+                        plain(conflict.database),
+                    )
+                )
+        return writes, refreshed
+
+    @staticmethod
+    def _write(conflict: Conflict, **extra: Any) -> ConflictWrite:
+        return ConflictWrite(
+            task_id=conflict.task_id,
+            type=str(conflict.type),
+            severity=conflict.severity,
+            field=conflict.field,
+            base=plain(conflict.base),
+            markdown=plain(conflict.markdown),
+            database=plain(conflict.database),
+            **extra,
+        )
+
+    def database_rows(
+        self,
+        plan: Plan,
+        rows: list[TaskRow],
+        target: PlanState,
+        current: Sequence[StoredTask],
+    ) -> tuple[list[TaskRow], list[str], list[str], list[str]]:
+        """The task rows for the database after the sync: the file's rows (as written), with
+        the database's own values where the merge left the database different (held
+        conflicts). Returns the rows and the created, updated and deleted ids."""
+        now = {task.id: task for task in current}
+        final = []
+        for row in rows:
+            wanted = target.tasks.get(row.id)
+            if wanted is not None and (wanted.status, wanted.text) != (row.status, row.text):
+                row = dataclasses.replace(
+                    row,
+                    status=wanted.status,
+                    char=self._table.char_for(wanted.status, plan.done_style),
+                    text=wanted.text,
+                )
+            final.append(row)
+        written = {row.id for row in final}
+        created = [row.id for row in final if row.id not in now]
+        updated = []
+        for task, row in zip(plan.tasks, final, strict=True):
+            old = now.get(row.id)
+            if old is None:
+                continue
+            key = _phase_key(plan, task.phase)
+            if content_changed(row, old, key) or old.char != row.char:
+                updated.append(row.id)
+        deleted = [
+            task_id for task_id in now if task_id not in written and task_id not in target.tasks
+        ]
+        return final, created, updated, deleted
+
+
+def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:
+    if index is None:
+        return None
+    phase = plan.phases[index]
+    return (phase.number, phase.title)
+
+
+def _resolution(resolution: Resolution) -> dict[str, Any]:
+    return {"take": resolution.take, "value": plain(resolution.value)}
+
+
+def _force(
+    file: PlanState, database: PlanState, settled: Sequence[StoredConflict]
+) -> tuple[PlanState, PlanState]:
+    """Both sides with the values of conflicts a person settled, so the merge carries them
+    to both targets."""
+    if not settled:
+        return file, database
+    file_tasks, database_tasks = dict(file.tasks), dict(database.tasks)
+    file_meta, database_meta = dict(file.meta), dict(database.meta)
+    for conflict in settled:
+        resolution = conflict.resolution or {}
+        take = str(resolution.get("take"))
+        sides = {"markdown": conflict.markdown, "database": conflict.database}
+        raw = sides[take] if take in sides else resolution.get("value")
+        name = conflict.field or ""
+        value = _from_plain(name, raw)
+        if conflict.task_id is None:
+            file_meta[name] = database_meta[name] = value
+            continue
+        task_id = conflict.task_id
+        if name == EXISTS:
+            for tasks in (file_tasks, database_tasks):
+                if value is None:
+                    tasks.pop(task_id, None)
+                elif isinstance(value, TaskState):
+                    tasks[task_id] = tasks.get(task_id) or value
+            continue
+        for tasks in (file_tasks, database_tasks):
+            if task_id in tasks:
+                tasks[task_id] = with_task_value(tasks[task_id], name, value)
+    return (
+        PlanState(file_meta, file_tasks),
+        PlanState(database_meta, database_tasks),
+    )
+
+
+def three_way_change(
+    merge: TwoWayPlanMerge,
+    merged: MergePlan,
+    written: Analysis,
+    state: PlanSyncState,
+    base_change: PlanChange,
+) -> PlanChange:
+    """The database side of a merged plan: ``base_change`` (rows of the file as written,
+    made by the files → database code) with the database's own values kept where the merge
+    says so, the consumed change log, the conflicts and the base."""
+    plan = written.parsed.plan
+    rows, created, updated, deleted = merge.database_rows(
+        plan, list(base_change.tasks), merged.database_target, state.tasks
+    )
+    conflicts, refreshed = merge.conflicts(merged, state.conflicts)
+    model = dict(base_change.base_model)
+    kept = _kept_base_tasks(state, merged, {row.id for row in rows})
+    if kept:
+        model["tasks"] = [*model["tasks"], *kept]
+    return dataclasses.replace(
+        base_change,
+        plan_id=state.plan_id,
+        tasks=rows,
+        created=created,
+        updated=updated,
+        deleted=deleted,
+        base_model=model,
+        consumed_up_to=state.pending_up_to,
+        conflicts=conflicts,
+        refreshed=refreshed,
+        applied=list(merged.forced),
+    )
+
+
+def _kept_base_tasks(state: PlanSyncState, merged: MergePlan, in_file: set[str]) -> list[list[Any]]:
+    """Base entries of tasks an open ``exists`` conflict holds but the file no longer has:
+    they stay in the base so that the next sync still sees them as held, not as new."""
+    held = {
+        conflict.task_id
+        for conflict in (*merged.result.held, *merged.result.opened)
+        if conflict.field == EXISTS and conflict.task_id not in in_file
+    }
+    model = state.base_model or {}
+    return [entry for entry in model.get("tasks", []) if entry[0] in held]
+
+
+def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
+    """What the file was made to hold, as stored tasks, to give the tasks of its new parse
+    their ids: the tasks it had (with their new status and text) and the ones inserted."""
+    target = merged.result.file_target.tasks
+    found = []
+    for task in plan.tasks:
+        task_id = merged.file_ids[task.index]
+        wanted = target.get(task_id)
+        if wanted is None:
+            continue
+        found.append(
+            StoredTask(
+                id=task_id,
+                position=wanted.position,
+                parent_id=wanted.parent_id,
+                phase_key=_phase_key(plan, task.phase),
+                text=wanted.text,
+                title=task.title if wanted.text == task.text else wanted.text,
+                status=wanted.status,
+                char=task.char,
+                line=task.line,
+                explicit_id=task.explicit_id,
+            )
+        )
+    known = set(merged.file_ids)
+    for task_id, wanted in target.items():
+        if task_id not in known:
+            found.append(
+                StoredTask(
+                    id=task_id,
+                    position=wanted.position,
+                    parent_id=wanted.parent_id,
+                    phase_key=None,
+                    text=wanted.text,
+                    title=wanted.text,
+                    status=wanted.status,
+                    char="",
+                    line=0,
+                )
+            )
+    return found
