@@ -31,12 +31,15 @@ Shape of the targets:
 * ``tasks`` are in document order (:mod:`sync_engine.conflicts.ordering`) and ``position``
   is renumbered 0, 1, 2, … in that order;
 * a ``parent_id`` naming a task the target does not have is replaced by the nearest
-  ancestor the target has in the same phase (ancestors looked up in that target's side, the
-  other side, then the base), else ``None``; a parent cycle made by merging two sides' moves
-  is broken at its smallest id;
-* while a task's existence is held and one side lacks it, the place of a task under it does
-  not propagate either (each target keeps its own): the side that lacks the parent cannot
-  express that place, and would otherwise look like a new change at every sync;
+  ancestor the target has (ancestors looked up in that target's side, the other side, then
+  the base), else ``None`` — the same walk on both targets, so they differ only where a task
+  lives on one target alone (an open delete-vs-edit conflict); a parent cycle made by
+  merging two sides' moves is broken at its smallest id, on both targets;
+* places are compared by where they lead: a parent that will not live on both targets
+  counts as its nearest ancestor that will. When the two sides' places lead to the same spot
+  each target keeps its own — say the database added a subtask under a task the file deleted
+  while that deletion waits for a person: the file cannot express that parent, and that is
+  no change to propagate;
 * ``meta`` holds every :data:`META_FIELDS` key (``None`` when absent) plus any other key an
   input has.
 
@@ -62,6 +65,7 @@ from sync_engine.conflicts.model import (
     with_task_value,
 )
 from sync_engine.conflicts.ordering import document_order, merged_order
+from sync_engine.conflicts.parents import break_cycles, place_among, repair_parents
 from sync_engine.conflicts.policy import ConflictPolicy
 
 
@@ -75,7 +79,11 @@ class HeldField:
 
 @dataclass(frozen=True, slots=True)
 class MergeResult:
-    """What the file and the database should become, and the conflicts met on the way."""
+    """What the file and the database should become, and the conflicts met on the way.
+
+    Conflicts are listed plan metadata first, then deletions against edits, then task
+    fields, each in document order.
+    """
 
     file_target: PlanState
     database_target: PlanState
@@ -100,8 +108,6 @@ class _Merger:
     settled: list[tuple[Conflict, Resolution]] = field(default_factory=list)
     held: list[Conflict] = field(default_factory=list)
     reported: set[tuple[str | None, str]] = field(default_factory=set)
-    frozen_off_file: frozenset[str] = frozenset()
-    frozen_off_database: frozenset[str] = frozenset()
 
     def conflict(self, task_id: str | None, name: str, values: tuple[object, ...]) -> Conflict:
         kind = conflict_type_of(name)
@@ -128,12 +134,25 @@ class _Merger:
         return resolution
 
     def value(
-        self, task_id: str | None, name: str, base: object, ours: object, theirs: object
+        self,
+        task_id: str | None,
+        name: str,
+        base: object,
+        ours: object,
+        theirs: object,
+        compared: tuple[object, object, object] | None = None,
     ) -> tuple[object, object]:
-        """One field (not held): the file target's value and the database target's."""
-        if ours == theirs or theirs == base:
+        """One field (not held): the file target's value and the database target's.
+
+        ``compared`` are the values as compared, when they differ from the values written;
+        when the two sides compare equal, each target keeps its own value.
+        """
+        seen_base, seen_ours, seen_theirs = compared or (base, ours, theirs)
+        if seen_ours == seen_theirs:
+            return ours, theirs
+        if seen_theirs == seen_base:
             return ours, ours
-        if ours == base:
+        if seen_ours == seen_base:
             return theirs, theirs
         conflict = self.conflict(task_id, name, (base, ours, theirs))
         resolution = self.settle(conflict)
@@ -155,31 +174,67 @@ class _Merger:
                 file_meta[key], database_meta[key] = self.value(None, key, *values)
         return file_meta, database_meta
 
-    def task(
+    def held_task_fields(
         self, task_id: str, base: TaskState | None, ours: TaskState | None, theirs: TaskState | None
-    ) -> tuple[TaskState | None, TaskState | None]:
-        """One task on the file target and on the database target (``None`` = absent)."""
-        held = {
+    ) -> set[str]:
+        """The task's held fields (``exists`` among them), recorded as held."""
+        return {
             name
             for name in (EXISTS, *TASK_FIELDS)
             if self.hold(task_id, name, tuple(task_value(t, name) for t in (base, ours, theirs)))
         }
-        if EXISTS in held:
-            return ours, theirs
-        if ours is None or theirs is None:
-            return self._existence(task_id, base, ours, theirs)
-        if theirs.parent_id in self.frozen_off_file or ours.parent_id in self.frozen_off_database:
-            held.add("place")  # under a task one side lacks while its existence is held
+
+    def fields(
+        self,
+        task_id: str,
+        sides: tuple[TaskState | None, TaskState, TaskState],
+        held: set[str],
+        places: tuple[object, object, object],
+    ) -> tuple[TaskState, TaskState]:
+        """A task both sides have, field by field; ``places`` are the places as compared."""
+        base, ours, theirs = sides
         for name in TASK_FIELDS:
             if name in held:
                 continue
             values = (task_value(base, name), task_value(ours, name), task_value(theirs, name))
-            mine, yours = self.value(task_id, name, *values)
+            compared = places if name == "place" else None
+            mine, yours = self.value(task_id, name, *values, compared=compared)
             ours = with_task_value(ours, name, mine)
             theirs = with_task_value(theirs, name, yours)
         return ours, theirs
 
-    def _existence(
+    def tasks(
+        self, order: Sequence[str], states: tuple[PlanState, PlanState, PlanState]
+    ) -> dict[str, tuple[TaskState | None, TaskState | None]]:
+        """Every task on the file target and on the database target (``None`` = absent).
+
+        First which tasks live where, then the fields of the tasks both sides have, so that
+        places can be compared by where they lead among the tasks living on both targets.
+        """
+        outcome: dict[str, tuple[TaskState | None, TaskState | None]] = {}
+        pending: list[tuple[str, tuple[TaskState | None, TaskState, TaskState], set[str]]] = []
+        for task_id in order:
+            past, ours, theirs = (state.tasks.get(task_id) for state in states)
+            held = self.held_task_fields(task_id, past, ours, theirs)
+            if EXISTS in held:
+                outcome[task_id] = (ours, theirs)
+            elif ours is None or theirs is None:
+                outcome[task_id] = self.existence(task_id, past, ours, theirs)
+            else:
+                pending.append((task_id, (past, ours, theirs), held))
+        on_both = {key for key, (ours, theirs) in outcome.items() if None not in (ours, theirs)}
+        on_both.update(task_id for task_id, _, _ in pending)
+        base, file, database = states
+        for task_id, sides, held in pending:
+            places = (
+                place_among(sides[0], on_both, (base, file, database)),
+                place_among(sides[1], on_both, (file, database, base)),
+                place_among(sides[2], on_both, (database, file, base)),
+            )
+            outcome[task_id] = self.fields(task_id, sides, held, places)
+        return outcome
+
+    def existence(
         self, task_id: str, base: TaskState | None, ours: TaskState | None, theirs: TaskState | None
     ) -> tuple[TaskState | None, TaskState | None]:
         present = ours if ours is not None else theirs
@@ -223,24 +278,16 @@ def merge_plan(
         unified.
     """
     file, renamed = _unify_created(base, file, database)
-    held_fields = frozenset((h.task_id, h.field) for h in held)
-    frozen = {task_id for task_id, name in held_fields if name == EXISTS and task_id is not None}
-    merger = _Merger(
-        policy,
-        held_fields,
-        frozen_off_file=frozenset(frozen - set(file.tasks)),
-        frozen_off_database=frozenset(frozen - set(database.tasks)),
-    )
+    merger = _Merger(policy, frozenset((h.task_id, h.field) for h in held))
     file_meta, database_meta = merger.meta(base.meta, file.meta, database.meta)
     order = merged_order(
         document_order(base.tasks), document_order(file.tasks), document_order(database.tasks)
     )
+    outcome = merger.tasks(order, (base, file, database))
     file_tasks: dict[str, TaskState] = {}
     database_tasks: dict[str, TaskState] = {}
     for task_id in order:
-        ours, theirs = merger.task(
-            task_id, base.tasks.get(task_id), file.tasks.get(task_id), database.tasks.get(task_id)
-        )
+        ours, theirs = outcome[task_id]
         if ours is not None:
             file_tasks[task_id] = ours
         if theirs is not None:
@@ -251,11 +298,12 @@ def merge_plan(
         merger.held_fields - merger.reported, key=lambda key: (key[0] or "", key[1])
     ):
         merger.hold(orphan_id, name, (None, None, None))
+    repair_parents(file_tasks, (file, database, base))
+    repair_parents(database_tasks, (database, file, base))
+    break_cycles((file_tasks, database_tasks), {kept: dropped for dropped, kept in renamed.items()})
     return MergeResult(
-        file_target=PlanState(file_meta, _finish(file_tasks, (file, database, base), renamed)),
-        database_target=PlanState(
-            database_meta, _finish(database_tasks, (database, file, base), renamed)
-        ),
+        file_target=PlanState(file_meta, _renumbered(file_tasks)),
+        database_target=PlanState(database_meta, _renumbered(database_tasks)),
         opened=merger.opened,
         settled=merger.settled,
         held=merger.held,
@@ -308,47 +356,8 @@ def _unify_created(
     return PlanState(file.meta, tasks), renamed
 
 
-def _finish(
-    tasks: dict[str, TaskState], sides: Sequence[PlanState], renamed: Mapping[str, str]
-) -> dict[str, TaskState]:
-    """A target's tasks with parents repaired and positions renumbered, in order."""
-    _repair_parents(tasks, sides)
-    _break_cycles(tasks, {kept: dropped for dropped, kept in renamed.items()})
+def _renumbered(tasks: dict[str, TaskState]) -> dict[str, TaskState]:
     return {
         task_id: task if task.position == index else replace(task, position=index)
         for index, (task_id, task) in enumerate(tasks.items())
     }
-
-
-def _repair_parents(tasks: dict[str, TaskState], sides: Sequence[PlanState]) -> None:
-    for task_id, task in tasks.items():
-        parent = task.parent_id
-        if parent is None or parent in tasks:
-            continue
-        seen: set[str] = set()
-        while parent is not None and parent not in tasks and parent not in seen:
-            seen.add(parent)
-            parent = next(
-                (side.tasks[parent].parent_id for side in sides if parent in side.tasks), None
-            )
-        if parent is not None and (parent in seen or tasks[parent].phase != task.phase):
-            parent = None
-        tasks[task_id] = replace(task, parent_id=parent)
-
-
-def _break_cycles(tasks: dict[str, TaskState], aliases: Mapping[str, str]) -> None:
-    """Cut each parent cycle at the task with the smallest id — counting a unified task's
-    file id too, so the cut does not depend on which side's id the task kept."""
-    done: set[str] = set()
-    for start in list(tasks):
-        path: list[str] = []
-        cursor: str | None = start
-        while cursor is not None and cursor in tasks and cursor not in done:
-            if cursor in path:
-                cycle = path[path.index(cursor) :]
-                victim = min(cycle, key=lambda key: min(key, aliases.get(key, key)))
-                tasks[victim] = replace(tasks[victim], parent_id=None)
-                break
-            path.append(cursor)
-            cursor = tasks[cursor].parent_id
-        done.update(path)

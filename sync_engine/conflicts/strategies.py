@@ -15,6 +15,19 @@ from sync_engine.config import ConfigError
 from sync_engine.conflicts.model import Conflict, Resolution
 from sync_engine.conflicts.text_merge import merge_words
 
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "ENTRY_POINT_GROUP",
+    "AutoMergeStrategy",
+    "ConflictStrategy",
+    "DatabaseWinsStrategy",
+    "ManualStrategy",
+    "MarkdownWinsStrategy",
+    "builtin_strategies",
+    "load_strategies",
+    "merge_words",
+]
+
 ENTRY_POINT_GROUP = "sync_engine.conflict_strategies"
 
 
@@ -111,23 +124,21 @@ def load_strategies() -> dict[str, ConflictStrategy]:
             a built-in's name, or shares its name with another plug-in.
     """
     strategies = builtin_strategies()
-    builtin_names = set(strategies)
-    sources: dict[str, str] = {}
+    plugins: dict[str, EntryPoint] = {}
     for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
-        if entry.name in builtin_names:
+        if entry.name in strategies:
             if _is_builtin(entry):
                 continue
             raise ConfigError(
                 f"conflict strategy plug-in {entry.name!r} ({entry.value}) takes the name "
                 "of a built-in strategy"
             )
-        if entry.name in sources:
-            if sources[entry.name] == entry.value:
-                continue
+        known = plugins.setdefault(entry.name, entry)
+        if known.value != entry.value:
             raise ConfigError(
                 f"two conflict strategy plug-ins are named {entry.name!r}: "
-                f"{sources[entry.name]} and {entry.value}"
+                f"{known.value} and {entry.value}"
             )
-        sources[entry.name] = entry.value
-        strategies[entry.name] = _load(entry)
+    for name, entry in plugins.items():
+        strategies[name] = _load(entry)
     return strategies
