@@ -142,12 +142,7 @@ def command_tasks_show(args: argparse.Namespace) -> int:
         except NotFoundError as error:
             print(f"sync-engine: {error}", file=sys.stderr)
             return EXIT_PROBLEMS
-    if args.json:
-        print_json(_task_dict(task))
-    else:
-        for key, value in _task_dict(task).items():
-            print(f"{key:>12}: {value}")
-    return EXIT_OK
+    return _print_record(_task_dict(task), args.json)
 
 
 def _task_id(store: PostgresPlanStore, root_id: str, reference: str) -> str:
@@ -166,7 +161,7 @@ def command_tasks_update(args: argparse.Namespace) -> int:
         task_id = _task_id(store, root.id, args.id)
         store.update_task(task_id, status=args.status, text=args.text)
         task = store.get_task(root.id, task_id)
-    return _print_task(task, args.json)
+    return _print_record(_task_dict(task), args.json)
 
 
 def command_tasks_add(args: argparse.Namespace) -> int:
@@ -180,7 +175,7 @@ def command_tasks_add(args: argparse.Namespace) -> int:
             root.id, args.plan.replace("\\", "/"), args.text, phase=args.phase, after=after
         )
         task = store.get_task(root.id, task_id)
-    return _print_task(task, args.json)
+    return _print_record(_task_dict(task), args.json)
 
 
 def command_tasks_delete(args: argparse.Namespace) -> int:
@@ -196,11 +191,12 @@ def command_tasks_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_task(task: TaskView, as_json: bool) -> int:
+def _print_record(data: dict[str, Any], as_json: bool) -> int:
+    """One task or conflict: JSON, or one ``key: value`` line per field."""
     if as_json:
-        print_json(_task_dict(task))
+        print_json(data)
     else:
-        for key, value in _task_dict(task).items():
+        for key, value in data.items():
             print(f"{key:>12}: {value}")
     return EXIT_OK
 
@@ -255,13 +251,7 @@ def command_conflicts_show(args: argparse.Namespace) -> int:
     with _store(settings) as store:
         root = store.ensure_root(str(settings.root))
         conflict = store.get_conflict(root.id, args.id)
-    data = _conflict_details(conflict)
-    if args.json:
-        print_json(data)
-    else:
-        for key, value in data.items():
-            print(f"{key:>12}: {value}")
-    return EXIT_OK
+    return _print_record(_conflict_details(conflict), args.json)
 
 
 def command_conflicts_resolve(args: argparse.Namespace) -> int:

@@ -239,7 +239,8 @@ class FilesToDatabaseSync:
                 self._sync_plan(root, data, stat, stored, analysis, options, report, None)
                 return
             state = self._store.plan_sync_state(stored.id)
-            file_changed = hashlib.sha256(data).hexdigest() != stored.content_hash
+            read_hash = hashlib.sha256(data).hexdigest()
+            file_changed = read_hash != stored.content_hash
             database_changed = state.pending_up_to is not None or bool(state.conflicts)
             if options.direction == "to-db" and database_changed:
                 report.changes.append(
@@ -270,9 +271,7 @@ class FilesToDatabaseSync:
             written, new_data, new_stat = analysis, data, stat
             if merged.new_content is not None:
                 try:
-                    new_stat = self._files.write(
-                        path, merged.new_content, hashlib.sha256(data).hexdigest()
-                    )
+                    new_stat = self._files.write(path, merged.new_content, read_hash)
                 except PlanChangedDuringSyncError:
                     data, stat = self._files.read(path)
                     analysis = self._analyser.analyse(path, data)
