@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sync_engine.conflicts.policy import ConflictPolicy
@@ -148,6 +149,32 @@ class FilesToDatabaseSync:
             or self._needs_read(stat, stored, last_scan_ns, git_changed)
         ]
         batch = _ChangeBatch(self._store, root.id, options.dry_run)
+        try:
+            unchanged_stats = self._read_and_sync(
+                root, index, len(listed), to_read, merging, options, report, batch
+            )
+            batch.flush()
+        finally:
+            batch.close()
+        if unchanged_stats and not options.dry_run:
+            self._store.refresh_stats(unchanged_stats)
+        self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
+        if not options.dry_run:
+            self._store.set_root_synced(root.id, head)
+
+    def _read_and_sync(
+        self,
+        root: RootState,
+        index: dict[str, StoredPlanInfo],
+        listed: int,
+        to_read: list[tuple[int, FileStat]],
+        merging: set[str],
+        options: SyncOptions,
+        report: SyncReport,
+        batch: _ChangeBatch,
+    ) -> list[tuple[str, int, int, int]]:
+        """Read the candidate files a window at a time, analyse the changed ones and sync
+        them; return the stats of the ones whose content had not changed."""
         unchanged_stats: list[tuple[str, int, int, int]] = []
         for start in range(0, len(to_read), _READ_WINDOW):
             window = to_read[start : start + _READ_WINDOW]
@@ -168,7 +195,7 @@ class FilesToDatabaseSync:
                     and hashlib.sha256(data).hexdigest() == stored.content_hash
                 ):
                     unchanged_stats.append((stored.id, stat.size, stat.mtime_ns, stat.inode))
-                    self._report_progress(position, len(listed))
+                    self._report_progress(position, listed)
                     continue
                 changed.append((position, data, stat, stored))
             analyses = self._analyser.analyse_many(
@@ -179,13 +206,8 @@ class FilesToDatabaseSync:
                     self._sync_three_way(root, data, stat, stored, analysis, options, report)
                 else:
                     self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
-                self._report_progress(position, len(listed))
-        batch.flush()
-        if unchanged_stats and not options.dry_run:
-            self._store.refresh_stats(unchanged_stats)
-        self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
-        if not options.dry_run:
-            self._store.set_root_synced(root.id, head)
+                self._report_progress(position, listed)
+        return unchanged_stats
 
     def _settled_read(
         self, path: str, stored: StoredPlanInfo | None
@@ -393,7 +415,7 @@ class FilesToDatabaseSync:
         by_id = {task.id: task for task in stored_tasks}
         created = [row.id for row, old in zip(rows, match.stored_for, strict=True) if old is None]
         updated = []
-        for task, row in zip(plan.tasks, rows, strict=True):
+        for task, row in zip(plan.tasks, rows, strict=True) if by_id else ():
             old = by_id.get(row.id)
             phase = plan.phases[task.phase] if task.phase is not None else None
             key = (phase.number, phase.title) if phase is not None else None
@@ -453,7 +475,12 @@ class FilesToDatabaseSync:
 
 class _ChangeBatch:
     """Plan changes on their way to the store, written a batch at a time (one transaction
-    each: a batch is all or nothing, so each plan still is)."""
+    each: a batch is all or nothing, so each plan still is).
+
+    A batch is written on a thread of its own while the next one is prepared (the server
+    ingests one while this process parses and matches the next); at most one is in flight,
+    and ``flush`` returns when everything added is written. A failed write is raised by the
+    next ``add`` or ``flush``."""
 
     def __init__(self, store: PlanStore, root_id: str, dry_run: bool) -> None:
         self._store = store
@@ -461,6 +488,8 @@ class _ChangeBatch:
         self._dry_run = dry_run
         self._changes: list[PlanChange] = []
         self._tasks = 0
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future[list[str]] | None = None
 
     def add(self, change: PlanChange) -> None:
         if self._dry_run:
@@ -468,10 +497,34 @@ class _ChangeBatch:
         self._changes.append(change)
         self._tasks += len(change.tasks) + 1
         if self._tasks >= _BATCH_TASKS:
-            self.flush()
+            self._send()
 
     def flush(self) -> None:
-        if self._changes:
-            self._store.apply_plan_changes(self._root_id, self._changes)
-        self._changes = []
-        self._tasks = 0
+        """Write what is left and wait for every write."""
+        self._send()
+        self._wait()
+
+    def close(self) -> None:
+        """Wait for the write in flight (even after an error elsewhere) and stop the thread."""
+        try:
+            self._wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+
+    def _send(self) -> None:
+        self._wait()
+        if not self._changes:
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-writes")
+        changes, self._changes, self._tasks = self._changes, [], 0
+        self._in_flight = self._writer.submit(
+            self._store.apply_plan_changes, self._root_id, changes
+        )
+
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
