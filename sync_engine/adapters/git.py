@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +92,15 @@ class GitPythonWorkTree:
         result = {self._relative(name) for name in out.split("\0") if name}
         return frozenset(name for name in result if name)
 
-    def commit(self, files: Mapping[str, bytes], message: str, author: GitAuthor) -> GitCommit:
+    def commit(
+        self,
+        files: Mapping[str, bytes],
+        message: Callable[[Sequence[str]], str],
+        author: GitAuthor,
+    ) -> GitCommit:
         """Commit these root-relative files with exactly these bytes on top of HEAD, by
-        ``author`` (also the committer), with the repository's hooks.
+        ``author`` (also the committer), with the repository's hooks; ``message`` makes the
+        message from the (root-relative) paths that go in.
 
         The commit is built in a temporary index holding HEAD's tree and these files only,
         so nothing else the user changed, staged or not, goes in. Afterwards the user's
@@ -125,7 +131,8 @@ class GitPythonWorkTree:
         )
         if not updates:
             return GitCommit(None, parent, left_out=left_out)
-        made = self._commit_tree(parent, updates, message, author)
+        committed = tuple(paths[name] for _, _, name in updates)
+        made = self._commit_tree(parent, updates, message(committed), author)
         try:
             self._refresh_user_index(in_head, updates)
         except GitCommitError as error:
@@ -134,9 +141,7 @@ class GitPythonWorkTree:
                 f"committed {made[:12]}, but the index could not be brought in step ({error}); "
                 f"`git reset -q -- {names}` does it"
             ) from error
-        return GitCommit(
-            made, parent, committed=tuple(paths[name] for _, _, name in updates), left_out=left_out
-        )
+        return GitCommit(made, parent, committed=committed, left_out=left_out)
 
     def _commit_tree(
         self, parent: str, updates: Sequence[tuple[str, str, str]], message: str, author: GitAuthor

@@ -6,7 +6,7 @@ implementations for fast unit tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -164,11 +164,17 @@ class GitWorkTree(Protocol):
         """A root-relative path as git names it (relative to the top of the work tree)."""
         ...
 
-    def commit(self, files: Mapping[str, bytes], message: str, author: GitAuthor) -> GitCommit:
+    def commit(
+        self,
+        files: Mapping[str, bytes],
+        message: Callable[[Sequence[str]], str],
+        author: GitAuthor,
+    ) -> GitCommit:
         """Commit these root-relative files with exactly these bytes on top of HEAD, by
-        ``author`` (also the committer), running the repository's hooks. Nothing else goes
-        in: the user's other changes, staged or not, stay as they were. Files HEAD does not
-        hold are left out (``GitCommit.left_out``).
+        ``author`` (also the committer), running the repository's hooks; ``message`` makes
+        the commit message from the paths that go in. Nothing else goes in: the user's other
+        changes, staged or not, stay as they were. Files HEAD does not hold are left out
+        (``GitCommit.left_out``), files that already hold HEAD's bytes need no commit.
 
         Raises:
             GitCommitError: git refused or could not run (the message says so in the rare

@@ -8,6 +8,7 @@ is reported.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,11 +69,11 @@ def describe_edits(edits: Sequence[Edit]) -> str:
     return f"{total} line edit{'s' if total != 1 else ''} ({', '.join(parts)})"
 
 
-def commit_message(written: Sequence[WrittenBack], git: GitWorkTree) -> str:
-    """The subject, then one line per file (as git names it) with what changed in it."""
+def commit_message(written: Sequence[WrittenBack], git: GitWorkTree, paths: Sequence[str]) -> str:
+    """The subject, then one line per committed file (as git names it) with what changed."""
+    edits = {item.path: item.edits for item in written}
     lines = [
-        f"- {git.repository_path(item.path)}: {describe_edits(item.edits)}"
-        for item in sorted(written, key=lambda item: item.path)
+        f"- {git.repository_path(path)}: {describe_edits(edits[path])}" for path in sorted(paths)
     ]
     return "\n".join([SUBJECT, "", *lines]) + "\n"
 
@@ -83,7 +84,9 @@ def commit_write_backs(
     """Commit the written files; a refusal is returned, not raised (the sync succeeded)."""
     try:
         made = git.commit(
-            {item.path: item.content for item in written}, commit_message(written, git), author
+            {item.path: item.content for item in written},
+            functools.partial(commit_message, written, git),
+            author,
         )
     except GitCommitError as error:
         return CommitOutcome(error=str(error))
