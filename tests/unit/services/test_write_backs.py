@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from sync_engine.errors import GitCommitError
 from sync_engine.ports import GitAuthor, GitCommit
-from sync_engine.rendering.edits import DeleteTask, InsertTask, SetStatus, SetText
+from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
 from sync_engine.services.write_backs import (
     WrittenBack,
     commit_message,
@@ -49,8 +49,8 @@ class PrefixedWorkTree:
 
 def test_describe_edits_counts_each_kind() -> None:
     assert describe_edits([SetStatus(3, "done")]) == "1 line edit (1 status)"
-    edits = [SetText(4, "x"), SetStatus(3, "done"), SetStatus(9, "todo"), DeleteTask(12)]
-    edits.append(InsertTask("y"))
+    edits: list[Edit] = [SetText(4, "x"), SetStatus(3, "done"), SetStatus(9, "todo")]
+    edits += [DeleteTask(12), InsertTask("y")]
     assert describe_edits(edits) == (
         "5 line edits (2 statuses, 1 text, 1 task added, 1 task removed)"
     )
