@@ -128,7 +128,7 @@ def _print_commit(commit: dict[str, Any] | None) -> None:
     if commit is None:
         return
     if commit["error"] is not None:
-        print(f"  git commit failed (the files and the database are synced): {commit['error']}")
+        print(f"  not committed (the files and the database are synced): {commit['error']}")
     elif commit["commit"] is not None:
         print(f"  committed {commit['commit'][:12]}: {', '.join(commit['files'])}")
     if commit["left_out"]:
