@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -136,7 +137,7 @@ class GitPythonWorkTree:
         try:
             self._refresh_user_index(in_head, updates)
         except GitCommitError as error:
-            names = " ".join(name for _, _, name in updates)
+            names = " ".join(shlex.quote(name) for _, _, name in updates)
             raise GitCommitError(
                 f"committed {made[:12]}, but the index could not be brought in step ({error}); "
                 f"`git reset -q -- {names}` does it"
