@@ -112,7 +112,8 @@ def command_sync(args: argparse.Namespace) -> int:
 
 
 def _commit_dict(outcome: CommitOutcome | None) -> dict[str, Any] | None:
-    """The commit of the files written back (``None``: none was asked for or needed)."""
+    """The commit of the files written back (``None``: none was asked for, or nothing was
+    written back, or the root is not in a git work tree)."""
     if outcome is None:
         return None
     made = outcome.commit
