@@ -7,6 +7,7 @@
     ├── SyncError              a sync could not proceed
     │   ├── MassDeletionRefusedError
     │   └── PlanChangedDuringSyncError   (transient: retry)
+    ├── GitCommitError         a commit of written-back files failed (they stay written)
     ├── NotFoundError          an id or path names nothing
     └── ConflictHeldError      an edit touches a field an open conflict holds
 
@@ -44,6 +45,12 @@ class PlanChangedDuringSyncError(SyncError):
     """The file changed while it was being synced; the plan is retried."""
 
     transient = True
+
+
+class GitCommitError(SyncEngineError):
+    """Committing the files a sync wrote back failed (no git, a hook refused, a merge in
+    progress, …). The files and the database are as the sync left them; only the commit is
+    missing."""
 
 
 class NotFoundError(SyncEngineError):

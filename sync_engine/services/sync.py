@@ -20,6 +20,7 @@ from sync_engine.domain.status import StatusTable
 from sync_engine.errors import PlanChangedDuringSyncError
 from sync_engine.ports import FileStat, GitWorkTree, PlanFiles, PlanStore
 from sync_engine.ports.records import (
+    GitAuthor,
     PlanChange,
     RootState,
     SkippedPlan,
@@ -38,6 +39,7 @@ from sync_engine.services.snapshot import (
     task_rows,
 )
 from sync_engine.services.two_way import TwoWayPlanMerge, three_way_change, written_tasks
+from sync_engine.services.write_backs import CommitOutcome, WrittenBack, commit_write_backs
 from sync_engine.validation.validator import PlanValidator
 
 # An mtime this close to the last scan may hide a same-size rewrite in the same tick.
@@ -65,26 +67,33 @@ DIRECTIONS = ("both", "to-db", "to-files")
 class SyncOptions:
     """``direction``: ``both``; ``to-db`` (files → database only: plans with database-side
     edits are left for a sync in both directions); ``to-files`` (database → files only:
-    plans whose file changed are left for a sync in both directions)."""
+    plans whose file changed are left for a sync in both directions). ``commit_author``:
+    in a git work tree, commit the files written back, by this author (``None``: no
+    commit)."""
 
     dry_run: bool = False
     allow_mass_delete: bool = False
     similarity_threshold: float = 0.6
     mass_delete_ratio: float = 0.5
     direction: str = "both"
+    commit_author: GitAuthor | None = None
 
 
 @dataclass(slots=True)
 class SyncReport:
-    """What a sync did (or, dry, would do)."""
+    """What a sync did (or, dry, would do). ``written``: the files written back;
+    ``commit``: what became of their commit, when one was asked for."""
 
     counts: SyncCounts = field(default_factory=SyncCounts)
     duration_s: float = 0.0
     changes: list[str] = field(default_factory=list)
+    written: list[WrittenBack] = field(default_factory=list)
+    commit: CommitOutcome | None = None
 
     @property
     def has_problems(self) -> bool:
-        return bool(self.counts.skipped or self.counts.refused)
+        failed_commit = self.commit is not None and self.commit.error is not None
+        return bool(self.counts.skipped or self.counts.refused or failed_commit)
 
 
 def git_blob_hash(data: bytes) -> str:
@@ -160,7 +169,7 @@ class FilesToDatabaseSync:
             self._store.refresh_stats(unchanged_stats)
         self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
         if not options.dry_run:
-            self._store.set_root_synced(root.id, head)
+            self._store.set_root_synced(root.id, self._commit_written(head, options, report))
 
     def _read_and_sync(
         self,
@@ -208,6 +217,34 @@ class FilesToDatabaseSync:
                     self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
                 self._report_progress(position, listed)
         return unchanged_stats
+
+    def _commit_written(
+        self, head: str | None, options: SyncOptions, report: SyncReport
+    ) -> str | None:
+        """Commit the files written back when asked to; the HEAD to record for the next
+        sync's diff. The engine's own commit is recorded when it was made right on top of
+        the HEAD the sync started from: it changed only files whose new bytes the store
+        already holds. (A HEAD that moved meanwhile is left for the next sync to diff.)"""
+        if options.commit_author is None or not report.written:
+            return head
+        if self._git is None:
+            report.changes.append("no commit: the plans root is not in a git work tree")
+            return head
+        outcome = commit_write_backs(self._git, report.written, options.commit_author)
+        report.commit = outcome
+        made = outcome.commit
+        if made is None:
+            report.changes.append(f"git commit failed: {outcome.error}")
+            return head
+        if made.commit is not None:
+            report.changes.append(f"commit {made.commit[:12]}: {', '.join(made.committed)}")
+        if made.left_out:
+            report.changes.append(
+                f"not committed (git's HEAD does not hold them): {', '.join(made.left_out)}"
+            )
+        if made.commit is not None and head is not None and made.parent == head:
+            return made.commit
+        return head
 
     def _settled_read(
         self, path: str, stored: StoredPlanInfo | None
@@ -301,6 +338,7 @@ class FilesToDatabaseSync:
                 new_data = merged.new_content
                 written = self._analyser.analyse(path, new_data)
                 report.counts.written_back += 1
+                report.written.append(WrittenBack(path, new_data, tuple(merged.edits)))
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
             plan = written.parsed.plan
             stored_tasks = written_tasks(analysis.parsed.plan, merged)
