@@ -12,10 +12,10 @@ from sync_engine.adapters.filesystem import LocalPlanFiles
 from sync_engine.adapters.git import GitPythonWorkTree
 from sync_engine.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from sync_engine.adapters.postgres.store import PostgresPlanStore
-from sync_engine.config import SCHEMAS_DIR, ConfigError, Settings
+from sync_engine.config import SCHEMAS_DIR, Settings
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.conflicts.strategies import load_strategies
-from sync_engine.errors import StoreUnavailableError
+from sync_engine.errors import ConfigError, StoreUnavailableError
 from sync_engine.ports import GitAuthor, PlanStore
 from sync_engine.services.analysis import PlanAnalyser
 from sync_engine.services.sync import FilesToDatabaseSync, SyncOptions

@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from sync_engine.domain.status import StatusTable
+from sync_engine.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SHIPPED_RULES_DIR = PROJECT_DIR / "rules"
@@ -28,10 +29,6 @@ STATE_DIR_NAME = ".sync-engine"
 DEFAULT_GIT_AUTHOR = "sync-engine <sync-engine@localhost>"
 # git's own rule: no angle brackets or line breaks in a name or an address.
 _GIT_IDENT = re.compile(r"\s*(?P<name>[^<>\n]*?)\s*<(?P<email>[^<>\s]+)>\s*")
-
-
-class ConfigError(ValueError):
-    """A setting has a bad value; the message names the setting and where it came from."""
 
 
 def _default_exclude() -> tuple[str, ...]:

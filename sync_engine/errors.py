@@ -1,7 +1,7 @@
 """Every exception sync-engine raises on purpose, in one tree.
 
     SyncEngineError
-    ├── ConfigError            (config.py: a bad setting, says which and where)
+    ├── ConfigError            a bad setting or rules file, says which and where
     ├── StoreError             a database could not be reached or refused a write
     │   └── StoreUnavailableError
     ├── SyncError              a sync could not proceed
@@ -21,6 +21,11 @@ class SyncEngineError(Exception):
     """Base of sync-engine's own errors."""
 
     transient = False
+
+
+class ConfigError(SyncEngineError, ValueError):
+    """A setting or a rules file has a bad value; the message names it and where it came
+    from."""
 
 
 class StoreError(SyncEngineError):

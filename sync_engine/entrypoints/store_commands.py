@@ -12,9 +12,9 @@ from typing import Any
 from sync_engine import bootstrap
 from sync_engine.adapters.postgres.migrations import migrate as migrate_database
 from sync_engine.adapters.postgres.store import PostgresPlanStore, TaskView
-from sync_engine.config import ConfigError, Settings, load_settings
+from sync_engine.config import Settings, load_settings
 from sync_engine.entrypoints.output import EXIT_OK, EXIT_PROBLEMS, UsageError, print_json
-from sync_engine.errors import NotFoundError
+from sync_engine.errors import ConfigError, NotFoundError
 from sync_engine.ports.records import StoredConflict
 from sync_engine.services.sync import DIRECTIONS
 from sync_engine.services.write_backs import CommitOutcome

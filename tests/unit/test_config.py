@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sync_engine.config import ConfigError, load_settings
+from sync_engine.config import load_settings
+from sync_engine.errors import ConfigError
 
 
 def test_defaults(tmp_path: Path) -> None:
