@@ -185,6 +185,15 @@ class PlanPicker:
         random.Random(seed).shuffle(self._paths)
         self._next = 0
 
+    def todo_leaf(self, bench: Bench) -> Leaf:
+        """A leaf task still to do, in the next plan that has one."""
+        for _ in range(len(self._paths)):
+            path = self.take(1)[0]
+            found = [leaf for leaf in bench.leaves([path])[path] if leaf.status == "todo"]
+            if found:
+                return found[0]
+        raise BenchmarkError("no plan has a leaf task left to do")
+
     def take(self, count: int) -> list[str]:
         taken = [self._paths[(self._next + i) % len(self._paths)] for i in range(count)]
         self._next += count
@@ -374,8 +383,7 @@ FILES_BATCH = "batch of file edits → DB"
 
 def one_write_back(bench: Bench, runs: Runs, picker: PlanPicker, via_cli: bool) -> None:
     name = ONE_CLI if via_cli else ONE_SQL
-    path = picker.take(1)[0]
-    leaf = next(leaf for leaf in bench.leaves([path])[path] if leaf.status == "todo")
+    leaf = picker.todo_leaf(bench)
     before = bench.snapshot()
     if via_cli:
         runs.other.setdefault("`tasks update` command (wall)", []).append(
@@ -391,9 +399,8 @@ def one_write_back(bench: Bench, runs: Runs, picker: PlanPicker, via_cli: bool) 
 
 
 def one_file_edit(bench: Bench, runs: Runs, picker: PlanPicker) -> None:
-    path = picker.take(1)[0]
-    leaf = next(leaf for leaf in bench.leaves([path])[path] if leaf.status == "todo")
-    file = bench.plans_dir / path
+    leaf = picker.todo_leaf(bench)
+    file = bench.plans_dir / leaf.path
     lines = file.read_bytes().split(b"\n")
     lines[leaf.line - 1] = flipped(lines[leaf.line - 1], leaf.status)
     file.write_bytes(b"\n".join(lines))
@@ -458,8 +465,7 @@ def profile_write_back(bench: Bench, picker: PlanPicker) -> None:
         return report
 
     in_process_sync()
-    path = picker.take(1)[0]
-    leaf = next(leaf for leaf in bench.leaves([path])[path] if leaf.status == "todo")
+    leaf = picker.todo_leaf(bench)
     before = bench.snapshot()
     with psycopg.connect(bench.url) as connection:
         connection.execute(SET_STATUS, ("done", leaf.id))
