@@ -110,6 +110,7 @@ class PostgresPlanStore:
         self._asynchronous_commit = asynchronous_commit
         self._pool: ConnectionPool[Connection] | None = None
         self._opening = threading.Lock()
+        self._pinned = threading.local()  # .connection: the one holding the root lock
 
     def __repr__(self) -> str:
         return f"PostgresPlanStore({self._where!r})"
@@ -169,7 +170,13 @@ class PostgresPlanStore:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
-        """A pooled connection, idle; driver errors come out as ``StoreError``."""
+        """A pooled connection, idle (the one holding this thread's root lock, if any);
+        driver errors come out as ``StoreError``."""
+        pinned: Connection | None = getattr(self._pinned, "connection", None)
+        if pinned is not None:
+            with translate_errors(self._where):
+                yield pinned
+            return
         if self._pool is None:
             self.open()
         assert self._pool is not None
@@ -181,12 +188,13 @@ class PostgresPlanStore:
         """A pooled connection outside any transaction: each statement is its own, without
         the round trips of a BEGIN and a COMMIT (for lone reads, and session-level locks)."""
         with self._connection() as connection:
+            previous = connection.autocommit
             connection.autocommit = True
             try:
                 yield connection
             finally:
                 if not connection.closed:
-                    connection.autocommit = False
+                    connection.autocommit = previous
 
     @contextlib.contextmanager
     def _transaction(
@@ -234,15 +242,21 @@ class PostgresPlanStore:
     @contextlib.contextmanager
     def lock_root(self, root_id: str) -> Iterator[None]:
         """Hold the root's sync lock (a PostgreSQL advisory lock) for the block; waits for a
-        sync of the same root in another process or machine to finish."""
+        sync of the same root in another process or machine to finish.
+
+        The store's calls from this thread inside the block use the lock's connection: a
+        sync needs one connection, not two, and its server process warms its caches once.
+        """
         sql = queries()
         # Autocommit: the lock outlives the statement; the connection waits idle, not idle
         # in a transaction.
         with self._autocommit() as connection:
             connection.execute(sql["lock_root"], {"root_id": root_id})
+            self._pinned.connection = connection
             try:
                 yield
             finally:
+                self._pinned.connection = None
                 try:
                     connection.execute(sql["unlock_root"], {"root_id": root_id})
                 except psycopg.Error:
