@@ -167,7 +167,10 @@ class FilesToDatabaseSync:
                     and stored.id not in merging
                     and hashlib.sha256(data).hexdigest() == stored.content_hash
                 ):
-                    unchanged_stats.append((stored.id, stat.size, stat.mtime_ns, stat.inode))
+                    # Read for its racy mtime alone, it has no new stat to store.
+                    fresh = (stat.size, stat.mtime_ns, stat.inode)
+                    if fresh != (stored.size, stored.mtime_ns, stored.inode):
+                        unchanged_stats.append((stored.id, *fresh))
                     self._report_progress(position, len(listed))
                     continue
                 changed.append((position, data, stat, stored))
