@@ -280,7 +280,7 @@ class FilesToDatabaseSync:
                     analysis = self._analyser.analyse(path, data)
                     continue
                 new_data = merged.new_content
-                written = self._analyser.analyse(path, new_data)
+                written = self._analyser.reanalyse(analysis, path, new_data)
                 report.counts.written_back += 1
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
             plan = written.parsed.plan
