@@ -66,7 +66,9 @@ class _Globs:
     """A set of glob patterns compiled into one regex."""
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
-        regexes = [regex for pattern in patterns for regex in _pattern_regexes(pattern)]
+        # Each alternative costs every path a try: a pattern given twice is tried once.
+        unique = dict.fromkeys(patterns)
+        regexes = list(dict.fromkeys(r for pattern in unique for r in _pattern_regexes(pattern)))
         self._regex = re.compile("|".join(regexes)) if regexes else None
 
     def matches(self, path: str) -> bool:
@@ -90,7 +92,21 @@ class LocalPlanFiles:
     ) -> None:
         self.root = root.resolve()
         self._include = _Globs(include)
-        self._exclude = _Globs((f"{STATE_DIR_NAME}/**", ".git/**", *exclude))
+        # The default names every Markdown file: no need to ask it about each one.
+        self._include_all = include == ("**/*.md",)
+        excluded = (f"{STATE_DIR_NAME}/**", ".git/**", *exclude)
+        self._exclude = _Globs(excluded)
+        # A file under a folder that a ``…/**`` pattern names is never reached: its folder
+        # is not entered. So files are tried against the other patterns alone, and against
+        # the one path a ``x/**`` pattern names besides what is under it: ``x`` itself.
+        self._exclude_files = _Globs(tuple(p for p in excluded if not p.endswith("/**")))
+        self._excluded_paths = frozenset(
+            path
+            for pattern in excluded
+            if pattern.endswith("/**")
+            for path in (pattern[:-3], pattern[3:-3] if pattern.startswith("**/") else None)
+            if path
+        )
         self._ignore_filter = ignore_filter
 
     def _inside(self, path: Path) -> bool:
@@ -131,7 +147,9 @@ class LocalPlanFiles:
             relative = prefix + name
             if not name.endswith(".md"):
                 continue
-            if not self._include.matches(relative) or self._exclude.matches(relative):
+            if not (self._include_all or self._include.matches(relative)):
+                continue
+            if relative in self._excluded_paths or self._exclude_files.matches(relative):
                 continue
             if entry.is_symlink() and not self._inside(Path(entry.path)):
                 continue

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sync_engine.adapters.filesystem import LocalPlanFiles
+from sync_engine.adapters.filesystem import LocalPlanFiles, _Globs
 
 
 def write(root: Path, relative: str, text: str = "- [ ] x\n") -> Path:
@@ -51,6 +51,30 @@ def test_include_and_exclude_patterns(root: Path) -> None:
         write(root, relative)
     assert listed(root, exclude=("drafts/**",)) == ["plan.md", "lot/b.md", "lot/old/c.md"]
     assert listed(root, include=("lot/**",), exclude=("**/old/**",)) == ["lot/b.md"]
+
+
+def test_files_are_excluded_as_the_whole_pattern_set_says(root: Path) -> None:
+    paths = [
+        "plan.md",
+        "x.tmp.md",
+        "lot/y.tmp.md",
+        "notes.md",
+        "drafts/a.md",
+        "lot/drafts/b/c.md",
+        "node_modules.md",
+        "keep/node_modules.md",
+    ]
+    for relative in paths:
+        write(root, relative)
+    exclude = ("*.tmp.md", "notes.md/**", "**/drafts/**", "**/node_modules.md/**")
+    everything = _Globs((".sync-engine/**", ".git/**", *exclude))
+    found = listed(root, exclude=exclude)
+    assert found == ["plan.md", "keep/node_modules.md"]
+    # The same as trying every file and its folders against every pattern.
+    for path in paths:
+        folders = [path.rsplit("/", depth)[0] + "/x" for depth in range(1, path.count("/") + 1)]
+        left_out = everything.matches(path) or any(everything.matches(f) for f in folders)
+        assert left_out is (path not in found), path
 
 
 def test_symlinks(root: Path, tmp_path: Path) -> None:
