@@ -74,7 +74,9 @@ SELECT t.id, t.position, t.parent_id, t.phase_id IS NOT NULL AS has_phase,
        ph.number AS phase_number, ph.title AS phase_title,
        t.text, t.title, t.status, t.char, t.line, t.explicit_id, t.label
 FROM tasks AS t
-LEFT JOIN phases AS ph ON ph.id = t.phase_id
+-- On the plan too: the plan's few phases by index, not a hash of every phase of every plan
+-- (a phase of another plan is no phase of this task).
+LEFT JOIN phases AS ph ON ph.id = t.phase_id AND ph.plan_id = t.plan_id
 WHERE t.plan_id = %(plan_id)s::uuid AND t.deleted_at IS NULL
 -- A task another program inserted (line 0) goes before the task at the same position.
 ORDER BY t.position, t.line > 0, t.created_at;
