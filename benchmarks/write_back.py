@@ -86,7 +86,9 @@ SELECT p.path, t.id::text, t.line, t.status, t.text
 FROM tasks AS t JOIN plans AS p ON p.id = t.plan_id
 WHERE p.path = ANY(%(paths)s) AND p.deleted_at IS NULL AND t.deleted_at IS NULL
   AND t.end_line = t.line AND t.status IN ('todo', 'done')
-  AND NOT EXISTS (SELECT FROM tasks AS c WHERE c.parent_id = t.id AND c.deleted_at IS NULL)
+  AND NOT EXISTS (
+      SELECT FROM tasks AS c
+      WHERE c.plan_id = t.plan_id AND c.parent_id = t.id AND c.deleted_at IS NULL)
 ORDER BY p.path, t.position
 """
 SET_STATUS = "UPDATE tasks SET status = %s WHERE id = %s"
