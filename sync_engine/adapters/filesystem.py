@@ -8,8 +8,8 @@ import os
 import re
 import stat as stat_module
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from sync_engine.config import STATE_DIR_NAME
 from sync_engine.errors import PlanChangedDuringSyncError
@@ -17,8 +17,9 @@ from sync_engine.errors import PlanChangedDuringSyncError
 _READ_ATTEMPTS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFileStat:
+class LocalFileStat(NamedTuple):
+    """A listed or read plan's stat (a named tuple: a listing makes one per plan)."""
+
     path: str
     size: int
     mtime_ns: int
