@@ -381,6 +381,14 @@ ONE_FILE = "one checkbox ticked in a file → DB"
 BATCH = "batch edits in the DB → files"
 BATCH_NOOP = "second sync after the batch (no-op)"
 FILES_BATCH = "batch of file edits → DB"
+SHORT = {
+    ONE_SQL: "SQL",
+    ONE_CLI: "tasks update",
+    ONE_FILE: "file edit",
+    BATCH: "batch",
+    BATCH_NOOP: "no-op",
+    FILES_BATCH: "file batch",
+}
 
 
 def one_write_back(bench: Bench, runs: Runs, picker: PlanPicker, via_cli: bool) -> None:
@@ -562,14 +570,10 @@ def measure(args: argparse.Namespace, scratch: Path, engine_version: str) -> dic
             one_file_edit(bench, runs, picker)
             batch_write_back(bench, runs, picker, args.batch_plans, rng, str(attempt + 1))
             batch_file_edits(bench, runs, picker, args.batch_plans, rng)
-            print(
-                f"run {attempt + 1}: "
-                + ", ".join(
-                    f"{name.split(',')[0].split(' →')[0]} {runs.engine[name][-1] * 1000:.0f} ms"
-                    for name in runs.engine
-                ),
-                flush=True,
+            shown = ", ".join(
+                f"{SHORT[name]} {runs.engine[name][-1] * 1000:.0f} ms" for name in runs.engine
             )
+            print(f"run {attempt + 1} (engine): {shown}", flush=True)
     return results_of(args, stats, engine_version, server.version, cold, noop, runs)
 
 
