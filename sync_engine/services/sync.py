@@ -198,7 +198,10 @@ class FilesToDatabaseSync:
                     and stored.id not in merging
                     and hashlib.sha256(data).hexdigest() == stored.content_hash
                 ):
-                    unchanged_stats.append((stored.id, stat.size, stat.mtime_ns, stat.inode))
+                    # Read for its racy mtime alone, it has no new stat to store.
+                    fresh = (stat.size, stat.mtime_ns, stat.inode)
+                    if fresh != (stored.size, stored.mtime_ns, stored.inode):
+                        unchanged_stats.append((stored.id, *fresh))
                     self._report_progress(position, listed)
                     continue
                 changed.append((position, data, stat, stored))
@@ -345,7 +348,7 @@ class FilesToDatabaseSync:
                     analysis = self._analyser.analyse(path, data)
                     continue
                 new_data = merged.new_content
-                written = self._analyser.analyse(path, new_data)
+                written = self._analyser.reanalyse(analysis, path, new_data)
                 report.counts.written_back += 1
                 report.written.append(WrittenBack(path, new_data, tuple(merged.edits)))
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
