@@ -194,8 +194,17 @@ class LocalPlanFiles:
         return data, LocalFileStat(path, len(data), after.st_mtime_ns, after.st_ino)
 
     def write(self, path: str, data: bytes, expected_sha256: str) -> LocalFileStat:
+        """Replace the plan's bytes with ``data`` if it still hashes to ``expected_sha256``:
+        a temp file beside it (never listed as a plan: it does not end in ``.md``), fsync,
+        the re-check, an atomic rename. Temp files of this plan left by a process that died
+        before its rename are removed first.
+
+        Raises:
+            PlanChangedDuringSyncError: the file changed since it was read.
+        """
         target = self.resolve(path)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.sync-engine.tmp")
+        _remove_stale_temp_files(target)
+        temp = target.with_name(_temp_name(target.name, os.getpid()))
         try:
             with open(temp, "xb") as handle:
                 handle.write(data)
@@ -224,6 +233,41 @@ def _is_folder(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir()
     except OSError:
         return False
+
+
+_TEMP_SUFFIX = ".sync-engine.tmp"
+
+
+def _temp_name(name: str, pid: int) -> str:
+    return f".{name}.{pid}{_TEMP_SUFFIX}"
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    """Remove the temp files of ``target`` whose writing process is gone (killed between
+    writing the temp file and renaming it); a live process's temp file is left alone."""
+    prefix = f".{target.name}."
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(_TEMP_SUFFIX)):
+            continue
+        pid = name[len(prefix) : -len(_TEMP_SUFFIX)]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            (target.parent / name).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process writes one file at a time: its own leftover is stale
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:

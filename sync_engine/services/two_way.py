@@ -159,7 +159,12 @@ class TwoWayPlanMerge:
         model = state.base_model or {}
         keys = _PhaseKeys(model.get("phases", []))
         base_list = base_tasks(model)
-        match = match_tasks(plan, base_list, self._threshold)
+        # A line that is exactly a task as the database added or rewrote it is that task
+        # (the file may hold it already: a crash between writing the file and the
+        # database), not a new task, nor an edit of another base task it resembles.
+        base_text = {task.id: task.text for task in base_list}
+        changed = [task for task in state.tasks if base_text.get(task.id) != task.text]
+        match = match_tasks(plan, base_list, self._threshold, exact_only=changed)
         ids = [row.id for row in task_rows(plan, match.stored_for)]
 
         base = PlanState(
@@ -187,12 +192,16 @@ class TwoWayPlanMerge:
         )
         database = PlanState(
             meta=dict(base.meta),  # plan metadata is the engine's in the database
-            tasks={
-                task.id: TaskState(
-                    task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
-                )
-                for i, task in enumerate(state.tasks)
-            },
+            tasks=_with_subtrees_deleted(
+                base,
+                file_state,
+                {
+                    task.id: TaskState(
+                        task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
+                    )
+                    for i, task in enumerate(state.tasks)
+                },
+            ),
         )
         held = [
             HeldField(conflict.task_id, conflict.field or "")
@@ -235,24 +244,21 @@ class TwoWayPlanMerge:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
-        # New tasks go after the nearest task before them that the file has, in their phase.
         phase_index = {
             keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
         }
-        anchor: str | None = None
+        # The last task so far (in the target's order) the file has at each place.
+        last_at: dict[tuple[str | None, str | None], str] = {}
+        anchor: str | None = None  # the last task so far the file has, anywhere
         for task_id, wanted in target.tasks.items():
-            if task_id in actual.tasks:
-                anchor = task_id
+            present = actual.tasks.get(task_id)
+            if present is not None:
+                last_at[present.place] = anchor = task_id
                 continue
-            previous = actual.tasks.get(anchor) if anchor is not None else None
-            if previous is not None and previous.phase == wanted.phase:
-                edits.append(
-                    InsertTask(wanted.text, wanted.status, after_line=line_of[previous.id])
-                )
-            else:
-                edits.append(
-                    InsertTask(wanted.text, wanted.status, phase=phase_index.get(wanted.phase))
-                )
+            sibling = last_at.get(wanted.place)
+            edits.append(
+                _insertion(wanted, sibling, anchor, actual, line_of, phase_index.get(wanted.phase))
+            )
         return edits
 
     def conflicts(
@@ -335,6 +341,75 @@ class TwoWayPlanMerge:
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
         return final, created, updated, deleted
+
+
+def _with_subtrees_deleted(
+    base: PlanState, file: PlanState, tasks: dict[str, TaskState]
+) -> dict[str, TaskState]:
+    """The database's tasks less the sub-tasks of the tasks it deleted (docs/database.md: a
+    deleted task takes its sub-tasks with it, as deleting its lines in the file does). A
+    sub-task whose status or text the database changed is an edit and stays, and so do the
+    sub-tasks of a deletion the file contests (it edited the task). Without this the file
+    would lose the sub-tasks with their parent's lines while the database kept them."""
+    deleted = {
+        task_id
+        for task_id, past in base.tasks.items()
+        if task_id not in tasks
+        and (task_id not in file.tasks or _same_fields(past, file.tasks[task_id]))
+    }
+    if not deleted:
+        return tasks
+
+    def under_deleted(task_id: str) -> bool:
+        seen: set[str] = set()
+        parent = base.tasks[task_id].parent_id
+        while parent is not None and parent in base.tasks and parent not in seen:
+            if parent in deleted:
+                return True
+            seen.add(parent)
+            parent = base.tasks[parent].parent_id
+        return False
+
+    kept = {}
+    for task_id, task in tasks.items():
+        past = base.tasks.get(task_id)
+        untouched = past is not None and (past.status, past.text) == (task.status, task.text)
+        if not (untouched and under_deleted(task_id)):
+            kept[task_id] = task
+    return kept
+
+
+def _same_fields(past: TaskState, now: TaskState) -> bool:
+    return (past.status, past.text, past.place) == (now.status, now.text, now.place)
+
+
+def _insertion(
+    wanted: TaskState,
+    sibling: str | None,
+    anchor: str | None,
+    actual: PlanState,
+    line_of: Mapping[str, int],
+    phase: int | None,
+) -> InsertTask:
+    """Where a new task goes in the file so that its parse has the place the merge gave it
+    (a crash before the database is written then leaves a file that says what the database
+    will say): after the last task before it at that place, else first under its parent,
+    else at the end of its phase. A parent the file lacks cannot be expressed: the task
+    then follows the last task before it in its phase."""
+    if sibling is not None:
+        return InsertTask(wanted.text, wanted.status, after_line=line_of[sibling])
+    if wanted.parent_id is not None and wanted.parent_id in actual.tasks:
+        parent = actual.tasks[wanted.parent_id]
+        if parent.phase == wanted.phase:
+            return InsertTask(
+                wanted.text, wanted.status, after_line=line_of[parent.id], as_child=True
+            )
+    if wanted.parent_id is None:
+        return InsertTask(wanted.text, wanted.status, phase=phase)
+    previous = actual.tasks.get(anchor) if anchor is not None else None
+    if previous is not None and previous.phase == wanted.phase:
+        return InsertTask(wanted.text, wanted.status, after_line=line_of[previous.id])
+    return InsertTask(wanted.text, wanted.status, phase=phase)
 
 
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:

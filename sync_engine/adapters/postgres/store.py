@@ -431,12 +431,15 @@ class PostgresPlanStore:
                 raise NotFoundError(f"no plan {plan_path!r} in this root")
             plan_id = str(row[0])
             phase_id: str | None = None
+            parent_id: str | None = None
             position: int | None = None
             if after is not None:
+                # Right after a task is beside it: under the same parent.
                 place = connection.execute(sql["task_place"], {"id": after}).fetchone()
                 if place is None or str(place[0]) != plan_id:
                     raise NotFoundError(f"no task {after} in {plan_path}")
                 phase_id = str(place[1]) if place[1] is not None else None
+                parent_id = str(place[3]) if place[3] is not None else None
                 position = int(place[2]) + 1
             elif phase is not None:
                 found = connection.execute(
@@ -448,7 +451,7 @@ class PostgresPlanStore:
             params = {
                 "plan_id": plan_id,
                 "phase_id": phase_id,
-                "parent_id": None,
+                "parent_id": parent_id,
                 "position": position,
                 "status": status,
                 "text": text,

@@ -439,7 +439,7 @@ UPDATE tasks SET deleted_at = now(), updated_at = now(), revision = revision + 1
 WHERE id = %(id)s::uuid AND deleted_at IS NULL;
 
 -- name: task_place
-SELECT plan_id, phase_id, position FROM tasks WHERE id = %(id)s::uuid;
+SELECT plan_id, phase_id, position, parent_id FROM tasks WHERE id = %(id)s::uuid;
 
 -- name: live_plan_by_path
 SELECT id FROM plans
