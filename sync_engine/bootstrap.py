@@ -12,11 +12,11 @@ from sync_engine.adapters.filesystem import LocalPlanFiles
 from sync_engine.adapters.git import GitPythonWorkTree
 from sync_engine.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from sync_engine.adapters.postgres.store import PostgresPlanStore
-from sync_engine.config import SCHEMAS_DIR, ConfigError, Settings
+from sync_engine.config import SCHEMAS_DIR, Settings
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.conflicts.strategies import load_strategies
-from sync_engine.errors import StoreUnavailableError
-from sync_engine.ports import PlanStore
+from sync_engine.errors import ConfigError, StoreUnavailableError
+from sync_engine.ports import GitAuthor, PlanStore
 from sync_engine.services.analysis import PlanAnalyser
 from sync_engine.services.sync import FilesToDatabaseSync, SyncOptions
 from sync_engine.validation import PlanValidator, RuleConfigError, builtin_rules
@@ -131,4 +131,7 @@ def sync_options(
         direction=direction,
         similarity_threshold=settings.similarity_threshold,
         mass_delete_ratio=settings.mass_delete_ratio,
+        commit_author=(
+            GitAuthor(*settings.git_identity()) if settings.git_commit_write_backs else None
+        ),
     )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -17,6 +18,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from sync_engine.domain.status import StatusTable
+from sync_engine.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SHIPPED_RULES_DIR = PROJECT_DIR / "rules"
@@ -24,10 +26,9 @@ SCHEMAS_DIR = PROJECT_DIR / "schemas"
 CONFIG_FILE = "sync-engine.toml"
 ENV_PREFIX = "SYNC_ENGINE_"
 STATE_DIR_NAME = ".sync-engine"
-
-
-class ConfigError(ValueError):
-    """A setting has a bad value; the message names the setting and where it came from."""
+DEFAULT_GIT_AUTHOR = "sync-engine <sync-engine@localhost>"
+# git's own rule: no angle brackets or line breaks in a name or an address.
+_GIT_IDENT = re.compile(r"\s*(?P<name>[^<>\n]*?)\s*<(?P<email>[^<>\s]+)>\s*")
 
 
 def _default_exclude() -> tuple[str, ...]:
@@ -51,6 +52,8 @@ class Settings:
     mass_delete_ratio: float = 0.5
     db_idle_stop_seconds: int = 600
     keep_progress_in_step: bool = False
+    git_commit_write_backs: bool = False
+    git_author: str = DEFAULT_GIT_AUTHOR
     api_host: str = "127.0.0.1"
     api_port: int = 8765
     log_level: str = "info"
@@ -59,6 +62,13 @@ class Settings:
     @property
     def resolved_state_dir(self) -> Path:
         return self.state_dir if self.state_dir is not None else self.root / STATE_DIR_NAME
+
+    def git_identity(self) -> tuple[str, str]:
+        """``(name, email)`` of the author (and committer) of the commits of write-backs."""
+        try:
+            return parse_git_author(self.git_author)
+        except ValueError as error:
+            raise ConfigError(f"bad value for git_author: {error}") from error
 
     def rule_files(self) -> list[Path]:
         """The shipped rule files, then the plans root's own (which win)."""
@@ -92,11 +102,37 @@ class Settings:
         return StatusTable.from_mapping(states)
 
 
+def parse_git_author(value: str) -> tuple[str, str]:
+    """``(name, email)`` of ``Name <email>``, as git writes an identity.
+
+    Raises:
+        ValueError: the value is not of that form (or the name is empty).
+    """
+    found = _GIT_IDENT.fullmatch(value)
+    if found is None or not found["name"]:
+        raise ValueError(f"{value!r} is not of the form 'Name <email>'")
+    return found["name"], found["email"]
+
+
+# Settings whose value must also be of a given form: the check raises ValueError.
+_CHECKS: dict[str, Callable[[str], object]] = {"git_author": parse_git_author}
+
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _TYPES = get_type_hints(Settings)
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
+    coerced = _coerce_type(name, value, origin)
+    check = _CHECKS.get(name)
+    if check is not None and coerced is not None:
+        try:
+            check(coerced)
+        except ValueError as error:
+            raise ConfigError(f"{origin}: bad value for {name}: {error}") from error
+    return coerced
+
+
+def _coerce_type(name: str, value: Any, origin: str) -> Any:
     kind = _TYPES[name]
     text = str(kind)
     try:

@@ -1,12 +1,13 @@
 """Every exception sync-engine raises on purpose, in one tree.
 
     SyncEngineError
-    ├── ConfigError            (config.py: a bad setting, says which and where)
+    ├── ConfigError            a bad setting or rules file, says which and where
     ├── StoreError             a database could not be reached or refused a write
     │   └── StoreUnavailableError
     ├── SyncError              a sync could not proceed
     │   ├── MassDeletionRefusedError
     │   └── PlanChangedDuringSyncError   (transient: retry)
+    ├── GitCommitError         a commit of written-back files failed (they stay written)
     ├── NotFoundError          an id or path names nothing
     └── ConflictHeldError      an edit touches a field an open conflict holds
 
@@ -20,6 +21,11 @@ class SyncEngineError(Exception):
     """Base of sync-engine's own errors."""
 
     transient = False
+
+
+class ConfigError(SyncEngineError, ValueError):
+    """A setting or a rules file has a bad value; the message names it and where it came
+    from."""
 
 
 class StoreError(SyncEngineError):
@@ -44,6 +50,12 @@ class PlanChangedDuringSyncError(SyncError):
     """The file changed while it was being synced; the plan is retried."""
 
     transient = True
+
+
+class GitCommitError(SyncEngineError):
+    """Committing the files a sync wrote back failed (no git, a hook refused, a merge in
+    progress, …). The files and the database are as the sync left them; only the commit is
+    missing."""
 
 
 class NotFoundError(SyncEngineError):

@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from sync_engine.config import ConfigError
 from sync_engine.conflicts.model import ConflictType
 from sync_engine.conflicts.strategies import (
     AutoMergeStrategy,
     ConflictStrategy,
     ManualStrategy,
 )
+from sync_engine.errors import ConfigError
 
 SEVERITIES = ("low", "medium", "high")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol, runtime_checkable
 
-from sync_engine.config import ConfigError
 from sync_engine.conflicts.model import Conflict, Resolution
 from sync_engine.conflicts.text_merge import merge_words
+from sync_engine.errors import ConfigError
 
 __all__ = [
     "BUILTIN_STRATEGIES",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sync_engine import __version__
 from sync_engine.bootstrap import build_validator
-from sync_engine.config import ConfigError, Settings, load_settings
+from sync_engine.config import Settings, load_settings
 from sync_engine.domain.serialization import plan_to_dict
 from sync_engine.entrypoints import store_commands
 from sync_engine.entrypoints.output import (
@@ -24,7 +24,7 @@ from sync_engine.entrypoints.output import (
     UsageError,
     print_json,
 )
-from sync_engine.errors import SyncEngineError
+from sync_engine.errors import ConfigError, SyncEngineError
 from sync_engine.parsing import parse_plan
 
 
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     gc.freeze()
     try:
         code: int = args.handler(args)
-    except UsageError as error:
+    except (UsageError, ConfigError) as error:
         print(f"sync-engine: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except SyncEngineError as error:

@@ -12,17 +12,19 @@ from typing import Any
 from sync_engine import bootstrap
 from sync_engine.adapters.postgres.migrations import migrate as migrate_database
 from sync_engine.adapters.postgres.store import PostgresPlanStore, TaskView
-from sync_engine.config import ConfigError, Settings, load_settings
+from sync_engine.config import Settings, load_settings
 from sync_engine.entrypoints.output import EXIT_OK, EXIT_PROBLEMS, UsageError, print_json
-from sync_engine.errors import NotFoundError
+from sync_engine.errors import ConfigError, NotFoundError
 from sync_engine.ports.records import StoredConflict
 from sync_engine.services.sync import DIRECTIONS
+from sync_engine.services.write_backs import CommitOutcome
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     flags = {
         "state_dir": getattr(args, "state_dir", None),
         "database_url": getattr(args, "database_url", None),
+        "git_commit_write_backs": getattr(args, "git_commit", None),
     }
     try:
         return load_settings(getattr(args, "root", None), flags)
@@ -80,11 +82,13 @@ def command_sync(args: argparse.Namespace) -> int:
         "written_back": counts.written_back,
         "duration_s": report.duration_s,
     }
+    commit = _commit_dict(report.commit)
     if args.json:
         data["plans_deleted"] = counts.plans_deleted
         data["skipped"] = [{"path": s.path, "reason": s.reason} for s in counts.skipped]
         data["refused"] = counts.refused
         data["dry_run"] = args.dry_run
+        data["git_commit"] = commit
         if args.dry_run:
             data["changes"] = report.changes
         print_json(data)
@@ -103,7 +107,33 @@ def command_sync(args: argparse.Namespace) -> int:
             print(f"  skipped {skipped.path}: {skipped.reason}")
         for message in counts.refused:
             print(f"  {message}")
+        _print_commit(commit)
     return EXIT_PROBLEMS if report.has_problems else EXIT_OK
+
+
+def _commit_dict(outcome: CommitOutcome | None) -> dict[str, Any] | None:
+    """The commit of the files written back (``None``: none was asked for, or nothing was
+    written back, or the root is not in a git work tree)."""
+    if outcome is None:
+        return None
+    made = outcome.commit
+    return {
+        "commit": made.commit if made is not None else None,
+        "files": list(made.committed) if made is not None else [],
+        "left_out": list(made.left_out) if made is not None else [],
+        "error": outcome.error,
+    }
+
+
+def _print_commit(commit: dict[str, Any] | None) -> None:
+    if commit is None:
+        return
+    if commit["error"] is not None:
+        print(f"  not committed (the files and the database are synced): {commit['error']}")
+    elif commit["commit"] is not None:
+        print(f"  committed {commit['commit'][:12]}: {', '.join(commit['files'])}")
+    if commit["left_out"]:
+        print(f"  not committed (git's HEAD does not hold them): {', '.join(commit['left_out'])}")
 
 
 def _task_dict(task: TaskView) -> dict[str, Any]:
@@ -363,6 +393,11 @@ def register(commands: Any) -> None:
         choices=DIRECTIONS,
         default="both",
         help="both (default); to-db: files to the database only; to-files: the other way",
+    )
+    sync.add_argument(
+        "--git-commit",
+        action=argparse.BooleanOptionalAction,
+        help="commit the files written back (default: the git_commit_write_backs setting)",
     )
     sync.set_defaults(handler=command_sync)
 

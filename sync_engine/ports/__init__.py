@@ -6,11 +6,13 @@ implementations for fast unit tests.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 from sync_engine.ports.records import (
+    GitAuthor,
+    GitCommit,
     PhaseRow,
     PlanChange,
     PlanRow,
@@ -26,6 +28,8 @@ from sync_engine.ports.records import (
 
 __all__ = [
     "FileStat",
+    "GitAuthor",
+    "GitCommit",
     "GitWorkTree",
     "PhaseRow",
     "PlanChange",
@@ -154,4 +158,26 @@ class GitWorkTree(Protocol):
 
     def changed_between(self, old: str, new: str) -> set[str] | None:
         """Root-relative paths changed between two commits (``None``: cannot tell)."""
+        ...
+
+    def repository_path(self, path: str) -> str:
+        """A root-relative path as git names it (relative to the top of the work tree)."""
+        ...
+
+    def commit(
+        self,
+        files: Mapping[str, bytes],
+        message: Callable[[Sequence[str]], str],
+        author: GitAuthor,
+    ) -> GitCommit:
+        """Commit these root-relative files with exactly these bytes on top of HEAD, by
+        ``author`` (also the committer), running the repository's hooks; ``message`` makes
+        the commit message from the paths that go in. Nothing else goes in: the user's other
+        changes, staged or not, stay as they were. Files HEAD does not hold are left out
+        (``GitCommit.left_out``), files that already hold HEAD's bytes need no commit.
+
+        Raises:
+            GitCommitError: git refused or could not run (the message says so in the rare
+                case where a commit was made all the same).
+        """
         ...

@@ -220,3 +220,27 @@ class SyncCounts:
     plans_deleted: int = 0
     skipped: list[SkippedPlan] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class GitAuthor:
+    """Who a commit is by: ``name <email>``."""
+
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+@dataclass(frozen=True, slots=True)
+class GitCommit:
+    """A commit of written-back files. ``commit`` is ``None`` when nothing needed one (the
+    files already held what HEAD holds); ``parent`` is the HEAD it was made on.
+    ``left_out`` are written files that HEAD does not hold as regular files: adding a file
+    to the repository is its owner's choice."""
+
+    commit: str | None
+    parent: str | None
+    committed: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()

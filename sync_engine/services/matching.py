@@ -41,6 +41,8 @@ def similarity(left: str, right: str) -> float:
 def match_tasks(plan: Plan, stored: Sequence[StoredTask], threshold: float) -> Match:
     """Match the tasks of ``plan`` to the ``stored`` ones."""
     stored_for: list[str | None] = [None] * len(plan.tasks)
+    if not stored:  # a new plan: every task is new
+        return Match(stored_for=stored_for, deleted=[])
     by_id = {task.id: task for task in stored}
     unmatched = dict(by_id)
     phase_keys = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from sync_engine.conflicts.policy import ConflictPolicy
@@ -19,6 +20,7 @@ from sync_engine.domain.status import StatusTable
 from sync_engine.errors import PlanChangedDuringSyncError
 from sync_engine.ports import FileStat, GitWorkTree, PlanFiles, PlanStore
 from sync_engine.ports.records import (
+    GitAuthor,
     PlanChange,
     RootState,
     SkippedPlan,
@@ -37,6 +39,7 @@ from sync_engine.services.snapshot import (
     task_rows,
 )
 from sync_engine.services.two_way import TwoWayPlanMerge, three_way_change, written_tasks
+from sync_engine.services.write_backs import CommitOutcome, WrittenBack, commit_write_backs
 from sync_engine.validation.validator import PlanValidator
 
 # An mtime this close to the last scan may hide a same-size rewrite in the same tick.
@@ -64,26 +67,33 @@ DIRECTIONS = ("both", "to-db", "to-files")
 class SyncOptions:
     """``direction``: ``both``; ``to-db`` (files → database only: plans with database-side
     edits are left for a sync in both directions); ``to-files`` (database → files only:
-    plans whose file changed are left for a sync in both directions)."""
+    plans whose file changed are left for a sync in both directions). ``commit_author``:
+    in a git work tree, commit the files written back, by this author (``None``: no
+    commit)."""
 
     dry_run: bool = False
     allow_mass_delete: bool = False
     similarity_threshold: float = 0.6
     mass_delete_ratio: float = 0.5
     direction: str = "both"
+    commit_author: GitAuthor | None = None
 
 
 @dataclass(slots=True)
 class SyncReport:
-    """What a sync did (or, dry, would do)."""
+    """What a sync did (or, dry, would do). ``written``: the files written back;
+    ``commit``: what became of their commit, when one was asked for."""
 
     counts: SyncCounts = field(default_factory=SyncCounts)
     duration_s: float = 0.0
     changes: list[str] = field(default_factory=list)
+    written: list[WrittenBack] = field(default_factory=list)
+    commit: CommitOutcome | None = None
 
     @property
     def has_problems(self) -> bool:
-        return bool(self.counts.skipped or self.counts.refused)
+        failed_commit = self.commit is not None and self.commit.error is not None
+        return bool(self.counts.skipped or self.counts.refused or failed_commit)
 
 
 def git_blob_hash(data: bytes) -> str:
@@ -148,19 +158,40 @@ class FilesToDatabaseSync:
             or self._needs_read(stat, stored, last_scan_ns, git_changed)
         ]
         batch = _ChangeBatch(self._store, root.id, options.dry_run)
+        try:
+            unchanged_stats = self._read_and_sync(
+                root, index, len(listed), to_read, merging, options, report, batch
+            )
+            batch.flush()
+        finally:
+            batch.close()
+        if unchanged_stats and not options.dry_run:
+            self._store.refresh_stats(unchanged_stats)
+        self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
+        if not options.dry_run:
+            self._store.set_root_synced(root.id, self._commit_written(head, options, report))
+
+    def _read_and_sync(
+        self,
+        root: RootState,
+        index: dict[str, StoredPlanInfo],
+        listed: int,
+        to_read: list[tuple[int, FileStat]],
+        merging: set[str],
+        options: SyncOptions,
+        report: SyncReport,
+        batch: _ChangeBatch,
+    ) -> list[tuple[str, int, int, int]]:
+        """Read the candidate files a window at a time, analyse the changed ones and sync
+        them; return the stats of the ones whose content had not changed."""
         unchanged_stats: list[tuple[str, int, int, int]] = []
         for start in range(0, len(to_read), _READ_WINDOW):
             window = to_read[start : start + _READ_WINDOW]
             changed: list[tuple[int, bytes, FileStat, StoredPlanInfo | None]] = []
-            for position, listed_stat in window:
-                stored = index.get(listed_stat.path)
-                settled = self._settled_read(listed_stat.path, stored)
-                if settled is None:
-                    report.changes.append(
-                        f"leave {listed_stat.path}: it is being written; the next sync reads it"
-                    )
-                    continue
-                data, stat = settled
+            read, left = self._settled_reads(window, index)
+            for path in left:
+                report.changes.append(f"leave {path}: it is being written; the next sync reads it")
+            for position, data, stat, stored in read:
                 if (
                     stored is not None
                     and not stored.skipped_reason
@@ -171,7 +202,7 @@ class FilesToDatabaseSync:
                     fresh = (stat.size, stat.mtime_ns, stat.inode)
                     if fresh != (stored.size, stored.mtime_ns, stored.inode):
                         unchanged_stats.append((stored.id, *fresh))
-                    self._report_progress(position, len(listed))
+                    self._report_progress(position, listed)
                     continue
                 changed.append((position, data, stat, stored))
             analyses = self._analyser.analyse_many(
@@ -182,32 +213,69 @@ class FilesToDatabaseSync:
                     self._sync_three_way(root, data, stat, stored, analysis, options, report)
                 else:
                     self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
-                self._report_progress(position, len(listed))
-        batch.flush()
-        if unchanged_stats and not options.dry_run:
-            self._store.refresh_stats(unchanged_stats)
-        self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
-        if not options.dry_run:
-            self._store.set_root_synced(root.id, head)
+                self._report_progress(position, listed)
+        return unchanged_stats
 
-    def _settled_read(
-        self, path: str, stored: StoredPlanInfo | None
-    ) -> tuple[bytes, FileStat] | None:
-        """Read a plan. A file that shrank and was written a moment ago may be caught in the
-        middle of a save (truncated, then rewritten): it is read again after a pause until
-        two reads agree. ``None``: it kept changing; it is left for the next sync."""
-        data, stat = self._files.read(path)
-        if stored is None or stat.size >= stored.size:
-            return data, stat
+    def _commit_written(
+        self, head: str | None, options: SyncOptions, report: SyncReport
+    ) -> str | None:
+        """Commit the files written back when asked to; the HEAD to record for the next
+        sync's diff. The engine's own commit is recorded when it was made right on top of
+        the HEAD the sync started from: it changed only files whose new bytes the store
+        already holds. (A HEAD that moved meanwhile is left for the next sync to diff.)"""
+        if options.commit_author is None or not report.written:
+            return head
+        if self._git is None:
+            report.changes.append("no commit: the plans root is not in a git work tree")
+            return head
+        outcome = commit_write_backs(self._git, report.written, options.commit_author)
+        report.commit = outcome
+        made = outcome.commit
+        if made is None:
+            report.changes.append(f"git commit failed: {outcome.error}")
+            return head
+        if made.commit is not None:
+            report.changes.append(f"commit {made.commit[:12]}: {', '.join(made.committed)}")
+        if made.left_out:
+            report.changes.append(
+                f"not committed (git's HEAD does not hold them): {', '.join(made.left_out)}"
+            )
+        if made.commit is not None and head is not None and made.parent == head:
+            return made.commit
+        return head
+
+    def _settled_reads(
+        self, window: list[tuple[int, FileStat]], index: dict[str, StoredPlanInfo]
+    ) -> tuple[list[tuple[int, bytes, FileStat, StoredPlanInfo | None]], list[str]]:
+        """Read a window of plans. A file that shrank and was written a moment ago may be
+        caught in the middle of a save (truncated, then rewritten): such files are read
+        again, all of them after one shared pause per round, until two reads agree or the
+        file is whole again. Returns the reads, and the paths still changing after the last
+        round (left for the next sync)."""
+        reads: list[tuple[int, bytes, FileStat, StoredPlanInfo | None]] = []
+        suspects: list[int] = []
+        for position, listed_stat in window:
+            stored = index.get(listed_stat.path)
+            data, stat = self._files.read(listed_stat.path)
+            if _maybe_mid_save(stat, stored):
+                suspects.append(len(reads))
+            reads.append((position, data, stat, stored))
         for _ in range(_SETTLE_READS):
-            if time.time_ns() - stat.mtime_ns > _SETTLE_WINDOW_NS:
-                return data, stat
+            if not suspects:
+                break
             time.sleep(_SETTLE_PAUSE_S)
-            again, again_stat = self._files.read(path)
-            if again == data or again_stat.size >= stored.size:
-                return again, again_stat
-            data, stat = again, again_stat
-        return None
+            still = []
+            for slot in suspects:
+                position, data, stat, stored = reads[slot]
+                again, again_stat = self._files.read(stat.path)
+                reads[slot] = (position, again, again_stat, stored)
+                if again != data and _maybe_mid_save(again_stat, stored):
+                    still.append(slot)
+            suspects = still
+        left = set(suspects)
+        return [read for slot, read in enumerate(reads) if slot not in left], [
+            reads[slot][2].path for slot in suspects
+        ]
 
     def _report_progress(self, done: int, total: int) -> None:
         if self._progress is not None:
@@ -282,6 +350,7 @@ class FilesToDatabaseSync:
                 new_data = merged.new_content
                 written = self._analyser.reanalyse(analysis, path, new_data)
                 report.counts.written_back += 1
+                report.written.append(WrittenBack(path, new_data, tuple(merged.edits)))
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
             plan = written.parsed.plan
             stored_tasks = written_tasks(analysis.parsed.plan, merged)
@@ -396,7 +465,7 @@ class FilesToDatabaseSync:
         by_id = {task.id: task for task in stored_tasks}
         created = [row.id for row, old in zip(rows, match.stored_for, strict=True) if old is None]
         updated = []
-        for task, row in zip(plan.tasks, rows, strict=True):
+        for task, row in zip(plan.tasks, rows, strict=True) if by_id else ():
             old = by_id.get(row.id)
             phase = plan.phases[task.phase] if task.phase is not None else None
             key = (phase.number, phase.title) if phase is not None else None
@@ -454,9 +523,24 @@ class FilesToDatabaseSync:
             self._store.delete_plans(root.id, [info.id for info in missing])
 
 
+def _maybe_mid_save(stat: FileStat, stored: StoredPlanInfo | None) -> bool:
+    """Whether a file may be caught in the middle of a save: it shrank since the last sync
+    and was written a moment ago."""
+    return (
+        stored is not None
+        and stat.size < stored.size
+        and time.time_ns() - stat.mtime_ns <= _SETTLE_WINDOW_NS
+    )
+
+
 class _ChangeBatch:
     """Plan changes on their way to the store, written a batch at a time (one transaction
-    each: a batch is all or nothing, so each plan still is)."""
+    each: a batch is all or nothing, so each plan still is).
+
+    A batch is written on a thread of its own while the next one is prepared (the server
+    ingests one while this process parses and matches the next); at most one is in flight,
+    and ``flush`` returns when everything added is written. A failed write is raised by the
+    next ``add`` or ``flush``."""
 
     def __init__(self, store: PlanStore, root_id: str, dry_run: bool) -> None:
         self._store = store
@@ -464,6 +548,8 @@ class _ChangeBatch:
         self._dry_run = dry_run
         self._changes: list[PlanChange] = []
         self._tasks = 0
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future[list[str]] | None = None
 
     def add(self, change: PlanChange) -> None:
         if self._dry_run:
@@ -471,10 +557,34 @@ class _ChangeBatch:
         self._changes.append(change)
         self._tasks += len(change.tasks) + 1
         if self._tasks >= _BATCH_TASKS:
-            self.flush()
+            self._send()
 
     def flush(self) -> None:
-        if self._changes:
-            self._store.apply_plan_changes(self._root_id, self._changes)
-        self._changes = []
-        self._tasks = 0
+        """Write what is left and wait for every write."""
+        self._send()
+        self._wait()
+
+    def close(self) -> None:
+        """Wait for the write in flight (even after an error elsewhere) and stop the thread."""
+        try:
+            self._wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+
+    def _send(self) -> None:
+        self._wait()
+        if not self._changes:
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-writes")
+        changes, self._changes, self._tasks = self._changes, [], 0
+        self._in_flight = self._writer.submit(
+            self._store.apply_plan_changes, self._root_id, changes
+        )
+
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()

@@ -155,3 +155,16 @@ def test_corpus_sync_then_second_sync_changes_nothing(tmp_path: Path, database_u
         second["tasks_updated"],
         second["tasks_deleted"],
     ) == (0, 0, 0, 0)
+
+
+def test_a_bad_conflicts_rule_is_bad_usage_naming_the_file(plans: tuple[Path, list[str]]) -> None:
+    root, common = plans
+    rules = root / "team-rules"
+    rules.mkdir()
+    (rules / "conflicts.yaml").write_text("strategies:\n  status_divergence: coin-toss\n")
+    (root / "sync-engine.toml").write_text('rules_dir = "team-rules"\n')
+    result = _cli("sync", "--no-index", *common)
+    assert result.returncode == 2, result.stderr
+    assert "conflicts.yaml" in result.stderr
+    assert "coin-toss" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -356,6 +356,30 @@ def test_create_then_read_back(store: PostgresPlanStore, root_id: str, database_
     assert first == [({"due": "2026-01-01"}, True)]
 
 
+@pytest.mark.parametrize("batched", [True, False], ids=["batch", "one-plan"])
+def test_copied_text_keeps_backslashes_tabs_and_line_breaks(
+    store: PostgresPlanStore, root_id: str, database_url: str, batched: bool
+) -> None:
+    odd = "C:\\new\\table \\N\tcell\r\nline two \\\\ é 🚀"
+    rows = [
+        dataclasses.replace(task(0, odd), fields={"note": "a\\tb\n", "due": "2026-01-01"}),
+        task(1, "\\N", phase=None),
+    ]
+    change = plan_change("odd.md", rows)
+    if batched:
+        store.apply_plan_changes(root_id, [change])
+    else:
+        store.apply_plan_change(root_id, change)
+    stored = fetch(
+        database_url,
+        "SELECT text, title, label, fields, phase_id IS NULL FROM tasks ORDER BY position",
+    )
+    assert stored == [
+        (odd, odd, "1.", {"note": "a\\tb\n", "due": "2026-01-01"}, False),
+        ("\\N", "\\N", "2.", {}, True),
+    ]
+
+
 def test_update_with_moves_renames_and_an_insertion(
     store: PostgresPlanStore, root_id: str, database_url: str
 ) -> None:

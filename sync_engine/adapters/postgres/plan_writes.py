@@ -131,8 +131,11 @@ def _copy_new_plans(
         for plan_id, phases, sections, change in zip(
             plan_ids, phase_ids, section_ids, changes, strict=True
         ):
-            for task in change.tasks:
-                copy.write_row(_copy_row(task, plan_id, phases, sections))
+            # COPY's text format written directly: a row per task, with no per-value
+            # adaptation (most of the cost of ``write_row`` for ~100k small rows).
+            copy.write(
+                "".join(_copy_line(task, plan_id, phases, sections) for task in change.tasks)
+            )
     with cursor.copy(sql["copy_plan_base"]) as copy:
         for plan_id, change in zip(plan_ids, changes, strict=True):
             model = json_text(dict(change.base_model))
@@ -195,8 +198,9 @@ def _apply(
     new_tasks = [task for task in change.tasks if task.id in inserted]
     if new_tasks:  # COPY cannot run in a pipeline
         with connection.cursor().copy(sql["copy_tasks"]) as copy:
-            for task in new_tasks:
-                copy.write_row(_copy_row(task, plan_id, phase_ids, section_ids))
+            copy.write(
+                "".join(_copy_line(task, plan_id, phase_ids, section_ids) for task in new_tasks)
+            )
 
     rewritten = (set(change.updated) & live) | (created & existing)
     with connection.pipeline():
@@ -357,25 +361,35 @@ def _fields_json(task: TaskRow) -> str:
     return json_text(dict(task.fields)) if task.fields else "{}"
 
 
-def _copy_row(
+# COPY text format: backslash, tab, newline and carriage return escaped; ``\\N`` is NULL.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_NULL = "\\N"
+
+
+def _copy_text(value: str | None) -> str:
+    return _COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
+
+
+def _copy_line(
     task: TaskRow, plan_id: str, phase_ids: Mapping[int, str], section_ids: Mapping[int, str]
-) -> tuple[object, ...]:
-    # The column order of the copy_tasks query.
-    return (
+) -> str:
+    """One line of the copy_tasks query's COPY text (its column order)."""
+    cells = (
         task.id,
         plan_id,
-        _resolve(phase_ids, task, "phase"),
-        _resolve(section_ids, task, "section"),
-        task.parent_id,
-        task.position,
-        task.line,
-        task.end_line,
-        task.status,
-        task.char,
-        task.text,
-        task.title,
-        task.label,
-        task.explicit_id,
-        task.depth,
-        _fields_json(task),
+        _copy_text(_resolve(phase_ids, task, "phase")),
+        _copy_text(_resolve(section_ids, task, "section")),
+        _copy_text(task.parent_id),
+        str(task.position),
+        str(task.line),
+        str(task.end_line),
+        _copy_text(task.status),
+        _copy_text(task.char),
+        _copy_text(task.text),
+        _copy_text(task.title),
+        _copy_text(task.label),
+        _copy_text(task.explicit_id),
+        str(task.depth),
+        _copy_text(_fields_json(task)),
     )
+    return "\t".join(cells) + "\n"

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 import sync_engine.conflicts as conflicts
-from sync_engine.config import ConfigError
 from sync_engine.conflicts import (
     ENTRY_POINT_GROUP,
     AutoMergeStrategy,
@@ -25,6 +24,7 @@ from sync_engine.conflicts import (
     load_strategies,
 )
 from sync_engine.conflicts import strategies as strategies_module
+from sync_engine.errors import ConfigError
 from tests.conftest import ROOT
 
 SHIPPED = ROOT / "rules" / "conflicts.yaml"
