@@ -312,6 +312,19 @@ def test_calls_under_the_root_lock_use_its_connection(
     assert store.root(root_id).git_head is None
 
 
+def test_a_failed_read_in_one_round_trip_leaves_the_connection_usable(
+    store: PostgresPlanStore, root_id: str
+) -> None:
+    with store.lock_root(root_id):
+        with pytest.raises(StoreError, match="uuid"):
+            store.plan_sync_state("not-a-plan-id")
+        assert store.plan_sync_state(new_id()).tasks == []  # rolled back, not left aborted
+        store.set_root_synced(root_id, "def")
+        with pytest.raises(NotFoundError):
+            store.set_root_synced(new_id(), None)
+    assert store.root(root_id).git_head == "def"
+
+
 # -- writing and reading plans -------------------------------------------------------------------
 
 

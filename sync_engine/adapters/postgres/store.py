@@ -42,6 +42,7 @@ __all__ = ["PostgresPlanStore", "StoreSummary", "TaskView"]
 
 Connection = psycopg.Connection[TupleRow]
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _DASH_POSITIONS = frozenset({8, 13, 18, 23})  # in a UUID as printed
 _SHOWN_MATCHES = 5
@@ -197,18 +198,31 @@ class PostgresPlanStore:
                     connection.autocommit = previous
 
     @contextlib.contextmanager
-    def _transaction(
-        self, *, write: bool = False, bookkeeping: bool = False
-    ) -> Iterator[Connection]:
-        """A pooled connection inside one transaction, committed when the block ends.
-        ``bookkeeping``: a write that the store can afford to lose in a server crash,
-        committed without waiting for the disk when the store commits asynchronously."""
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """A pooled connection inside one transaction, committed when the block ends."""
         with self._connection() as connection, connection.transaction():
-            if bookkeeping and self._asynchronous_commit:
-                connection.execute(queries()["set_engine_bookkeeping"])
-            elif write or bookkeeping:
+            if write:
                 connection.execute(queries()["set_engine_origin"])
             yield connection
+
+    @contextlib.contextmanager
+    def _one_trip(self, *opening: str) -> Iterator[Connection]:
+        """One transaction in one round trip: the ``opening`` named queries (a BEGIN first),
+        the block's statements and the COMMIT go out pipelined when the block ends, so the
+        block reads its cursors' results after it. A failed statement rolls it back."""
+        sql = queries()
+        with self._autocommit() as connection:
+            try:
+                with connection.pipeline():
+                    for name in opening:
+                        connection.execute(sql[name])
+                    yield connection
+                    connection.execute(sql["commit"])
+            except BaseException:
+                if not connection.closed and connection.info.transaction_status != _IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        connection.execute(sql["rollback"])
+                raise
 
     # -- roots ------------------------------------------------------------------------------------
 
@@ -263,10 +277,19 @@ class PostgresPlanStore:
                     connection.close()  # the session's locks go with it; the pool replaces it
 
     def set_root_synced(self, root_id: str, git_head: str | None) -> None:
-        with self._transaction(bookkeeping=True) as connection:
+        with self._one_trip(*self._bookkeeping()) as connection:
             params = {"root_id": root_id, "git_head": git_head}
-            if connection.execute(queries()["set_root_synced"], params).rowcount == 0:
-                raise NotFoundError(f"no plans root {root_id}")
+            updated = connection.execute(queries()["set_root_synced"], params)
+        if updated.rowcount == 0:
+            raise NotFoundError(f"no plans root {root_id}")
+
+    def _bookkeeping(self) -> tuple[str, ...]:
+        """How the sync's bookkeeping writes (file stats, the root's last sync, the
+        operations log) begin: marked as the engine's, and committed without waiting for the
+        disk when the store commits asynchronously (losing them only makes the next sync
+        read a few more files)."""
+        marked = ("begin", "set_engine_origin")
+        return (*marked, "set_asynchronous_commit") if self._asynchronous_commit else marked
 
     # -- plans and tasks ------------------------------------------------------------------------
 
@@ -289,31 +312,33 @@ class PostgresPlanStore:
     def plan_sync_state(self, plan_id: str) -> PlanSyncState:
         sql = queries()
         params = {"plan_id": plan_id}
-        # One snapshot: the tasks, the base and the change log as of the same moment.
-        with self._connection() as connection:
-            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            try:
-                with connection.transaction():
-                    tasks = self._plan_tasks(connection, plan_id)
-                    base = connection.execute(sql["plan_base"], params).fetchone()
-                    pending = connection.execute(sql["pending_up_to"], params).fetchone()
-                    cursor = connection.cursor(row_factory=class_row(StoredConflict))
-                    conflicts = cursor.execute(sql["plan_conflicts"], params).fetchall()
-            finally:
-                connection.isolation_level = None
+        # One snapshot (the tasks, the base and the change log as of the same moment), read
+        # in one round trip.
+        with self._one_trip("begin_snapshot") as connection:
+            tasks = connection.cursor(row_factory=dict_row).execute(sql["plan_tasks"], params)
+            base_read = connection.execute(sql["plan_base"], params)
+            pending_read = connection.execute(sql["pending_up_to"], params)
+            conflicts = connection.cursor(row_factory=class_row(StoredConflict))
+            conflicts.execute(sql["plan_conflicts"], params)
+        base, pending = base_read.fetchone(), pending_read.fetchone()
         return PlanSyncState(
             plan_id=plan_id,
             base_content=bytes(base[0]) if base else None,
             base_model=base[1] if base else None,
-            tasks=tasks,
+            tasks=self._stored_tasks(tasks.fetchall()),
             pending_up_to=pending[0] if pending else None,
-            conflicts=conflicts,
+            conflicts=conflicts.fetchall(),
+        )
+
+    @classmethod
+    def _plan_tasks(cls, connection: Connection, plan_id: str) -> list[StoredTask]:
+        cursor = connection.cursor(row_factory=dict_row)
+        return cls._stored_tasks(
+            cursor.execute(queries()["plan_tasks"], {"plan_id": plan_id}).fetchall()
         )
 
     @staticmethod
-    def _plan_tasks(connection: Connection, plan_id: str) -> list[StoredTask]:
-        cursor = connection.cursor(row_factory=dict_row)
-        rows = cursor.execute(queries()["plan_tasks"], {"plan_id": plan_id}).fetchall()
+    def _stored_tasks(rows: Sequence[dict[str, Any]]) -> list[StoredTask]:
         return [
             StoredTask(
                 id=row["id"],
@@ -363,7 +388,7 @@ class PostgresPlanStore:
             return
         ids, sizes, mtimes, inodes = (list(column) for column in zip(*stats, strict=True))
         params = {"id": ids, "size": sizes, "mtime_ns": mtimes, "inode": inodes}
-        with self._transaction(bookkeeping=True) as connection:
+        with self._one_trip(*self._bookkeeping()) as connection:
             connection.execute(queries()["refresh_stats"], params)
 
     def record_operation(
@@ -376,7 +401,7 @@ class PostgresPlanStore:
             "counts": jsonb(dataclasses.asdict(counts)),
             "duration_s": duration_s,
         }
-        with self._transaction(bookkeeping=True) as connection:
+        with self._one_trip(*self._bookkeeping()) as connection:
             connection.execute(queries()["record_operation"], params)
 
     # -- edits made through commands (recorded in the change log like any other program's) --

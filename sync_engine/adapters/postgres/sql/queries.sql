@@ -29,16 +29,24 @@ INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
 -- Every write transaction of the engine starts with this; the change-log triggers read it.
 SET LOCAL sync_engine.origin = 'engine';
 
--- name: set_engine_bookkeeping
--- set_engine_origin and set_asynchronous_commit in one round trip, for the sync's bookkeeping
--- (file stats, the root's last sync, the operations log): a crash that loses it only makes
--- the next sync read a few more files.
-SELECT set_config('sync_engine.origin', 'engine', true),
-       set_config('synchronous_commit', 'off', true);
+-- name: begin
+-- Explicit transaction control, for transactions sent in one round trip (pipelined).
+BEGIN;
+
+-- name: begin_snapshot
+-- Reads that must see one moment (a plan's tasks, base and change log).
+BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: commit
+COMMIT;
+
+-- name: rollback
+ROLLBACK;
 
 -- name: set_asynchronous_commit
--- For writes derived from the plan files: the commit does not wait for the WAL flush. A crash
--- may lose the last fraction of a second of them, never half of one; the next sync redoes it.
+-- For writes derived from the plan files, and the sync's bookkeeping: the commit does not wait
+-- for the WAL flush. A crash may lose the last fraction of a second of them, never half of
+-- one; the next sync redoes it.
 SET LOCAL synchronous_commit = off;
 
 -- name: insert_root
