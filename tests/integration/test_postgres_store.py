@@ -208,7 +208,10 @@ def test_migrate_from_two_threads_applies_each_migration_once(empty_database_url
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(results, key=len) == [[], [m.name for m in available_migrations()]]
+    # Each migration is its own transaction: the two may share the work, never repeat it.
+    assert sorted(name for names in results for name in names) == sorted(
+        m.name for m in available_migrations()
+    )
     assert fetch(empty_database_url, "SELECT count(*) FROM schema_migrations") == [
         (len(available_migrations()),)
     ]
