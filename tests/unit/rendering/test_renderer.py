@@ -58,6 +58,19 @@ def test_named_and_raw_states() -> None:
         apply_edits(b"- [ ] a\n", [SetStatus(1, "nonsense")])
 
 
+@pytest.mark.parametrize("status", ["in_progress", "deferred", "question", "b"])
+def test_a_state_written_to_a_bare_checkbox_reads_back(status: str) -> None:
+    # Plans write checkboxes without bullets too; a state other than todo/done written
+    # there must still read as the same task, with that state.
+    source = b"Phase 3\n\n[ ] Mettre \xc3\xa0 jour\n[ ] Ajuster la progression\n"
+    out = apply_edits(source, [SetStatus(3, status)])
+    plan = parse_plan(out).plan
+    assert [(task.line, task.status, task.bulleted) for task in plan.tasks] == [
+        (3, status, False),
+        (4, "todo", False),
+    ]
+
+
 def test_set_text_keeps_trailing_spaces_and_line_ending() -> None:
     source = PLAN.replace("\n", "\r\n").encode()
     out = apply_edits(source, [SetText(7, "**1.1** Écrire le lecteur")])
