@@ -202,7 +202,13 @@ def _house_style(plan: Plan, doc: _Document) -> tuple[str, str]:
 
 def _delete(doc: _Document, plan: Plan, edit: DeleteTask) -> None:
     task = _task(plan, edit.line)
-    doc.deleted.update(range(task.line, task.end_line + 1))
+    lines = set(range(task.line, task.end_line + 1))
+    if not edit.with_subtasks:
+        for sub in plan.tasks:
+            if task.line < sub.line <= task.end_line:
+                lines -= set(range(sub.line, sub.end_line + 1))
+        lines = {n for n in lines if n == task.line or line_body(doc.lines[n - 1]).strip()}
+    doc.deleted.update(lines)
 
 
 def _reindent(bodies: list[str], delta: int) -> list[str]:

@@ -185,14 +185,17 @@ class TwoWayPlanMerge:
                 for task in plan.tasks
             },
         )
-        database = PlanState(
-            meta=dict(base.meta),  # plan metadata is the engine's in the database
-            tasks={
-                task.id: TaskState(
-                    task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
-                )
-                for i, task in enumerate(state.tasks)
-            },
+        database = _with_subtasks_deleted(
+            base,
+            PlanState(
+                meta=dict(base.meta),  # plan metadata is the engine's in the database
+                tasks={
+                    task.id: TaskState(
+                        task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
+                    )
+                    for i, task in enumerate(state.tasks)
+                },
+            ),
         )
         held = [
             HeldField(conflict.task_id, conflict.field or "")
@@ -229,7 +232,15 @@ class TwoWayPlanMerge:
         for task_id, now in actual.tasks.items():
             wanted = target.tasks.get(task_id)
             if wanted is None:
-                edits.append(DeleteTask(line_of[task_id]))
+                task = plan.task_at_line(line_of[task_id])
+                assert task is not None
+                # Sub-tasks the file keeps (a new one, one held by a conflict) keep their lines.
+                kept = any(
+                    ids[sub.index] in target.tasks
+                    for sub in plan.tasks
+                    if task.line < sub.line <= task.end_line
+                )
+                edits.append(DeleteTask(task.line, with_subtasks=not kept))
                 continue
             if wanted.status != now.status:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
@@ -335,6 +346,27 @@ class TwoWayPlanMerge:
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
         return final, created, updated, deleted
+
+
+def _with_subtasks_deleted(base: PlanState, database: PlanState) -> PlanState:
+    """The database side with the sub-tasks of every task it deleted deleted too.
+
+    Deleting a task in the database removes its lines and its sub-tasks' from the file
+    (docs/database.md), whatever became of the sub-task rows: a ``DELETE`` leaves them with
+    no parent, a tombstone with a deleted one. Sub-tasks are those of the base, and rows
+    the database added under a deleted task.
+    """
+    gone = {task_id for task_id in base.tasks if task_id not in database.tasks}
+    if not gone:
+        return database
+    for tasks in (base.tasks, database.tasks):  # document order: parents first
+        for task_id, task in tasks.items():
+            if task.parent_id in gone:
+                gone.add(task_id)
+    kept = {task_id: task for task_id, task in database.tasks.items() if task_id not in gone}
+    if len(kept) == len(database.tasks):
+        return database
+    return PlanState(database.meta, kept)
 
 
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:

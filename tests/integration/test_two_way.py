@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from sync_engine.entrypoints.cli import main
+from sync_engine.parsing import parse_plan
 from tests.conftest import SAMPLE_PLANS
 
 PLAN = "plan-dev-v1-api-gateway.md"
@@ -258,3 +259,58 @@ def test_a_file_changed_between_merge_and_rename_is_not_overwritten(
     assert lines[-1] == "- [ ] Ajoutée dans l'éditeur"
     texts = [t["text"] for t in root.ok("tasks", "list", "--plan", PLAN)]
     assert "Ajoutée dans l'éditeur" in texts
+
+
+@pytest.mark.parametrize(
+    "delete",
+    [
+        "DELETE FROM tasks WHERE id = %s",
+        "UPDATE tasks SET deleted_at = now() WHERE id = %s",
+        "cli",
+    ],
+    ids=["sql-delete", "sql-tombstone", "cli"],
+)
+def test_a_task_deleted_in_the_database_takes_its_subtasks_along(root: Root, delete: str) -> None:
+    parent = root.task_at(55)  # **2.2.3** with two sub-tasks on lines 56-57
+    before = root.lines()
+    if delete == "cli":
+        root.ok("tasks", "delete", parent["id"])
+    else:
+        root.sql(delete, parent["id"])
+    report = root.ok("sync")
+    # The parent was gone from the database already; its two sub-tasks go now.
+    assert (report["written_back"], report["tasks_deleted"], report["conflicts_opened"]) == (
+        1,
+        2,
+        0,
+    )
+    assert root.lines() == before[:54] + before[57:]
+    rows = root.ok("tasks", "list", "--plan", PLAN)
+    assert not [task for task in rows if task["text"].startswith("**2.2.3")]
+    assert [task["line"] for task in rows] == [
+        parsed.line for parsed in parse_plan((root.path / PLAN).read_bytes()).plan.tasks
+    ]
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_deleted"], again["tasks_updated"]) == (0, 0, 0)
+
+
+def test_a_subtask_edited_in_the_file_keeps_its_line_when_the_database_deletes_its_parent(
+    root: Root,
+) -> None:
+    parent = root.task_at(55)
+    plan = root.path / PLAN
+    text = plan.read_text("utf-8").splitlines(keepends=True)
+    text[55] = text[55].replace("- [ ] ", "- [x] ", 1)  # line 56, **2.2.3.1**
+    plan.write_text("".join(text), encoding="utf-8")
+    root.sql("DELETE FROM tasks WHERE id = %s", parent["id"])
+    before = root.lines()
+
+    report = root.ok("sync")
+    assert report["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["type"], conflict["field"]) == ("structure_change", "exists")
+    # The parent's line goes with its untouched sub-task; the edited one stays, as edited.
+    assert root.lines() == before[:54] + before[55:56] + before[57:]
+    again = root.ok("sync")
+    assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
+    assert root.lines() == before[:54] + before[55:56] + before[57:]

@@ -118,6 +118,22 @@ def test_delete_removes_the_task_with_its_subtasks() -> None:
     assert len(_lines(out)) == len(_lines(PLAN.encode())) - 2
 
 
+def test_delete_without_subtasks_keeps_their_lines() -> None:
+    source = (
+        b"- [ ] parent\r\n"
+        b"  une note\r\n"
+        b"\r\n"
+        b"  - [x] enfant gard\xc3\xa9\r\n"
+        b"    - [ ] petit-enfant\r\n"
+        b"  - [ ] enfant supprim\xc3\xa9\r\n"
+        b"- [ ] suivante\r\n"
+    )
+    out = apply_edits(source, [DeleteTask(1, with_subtasks=False), DeleteTask(6)])
+    assert out == (
+        b"\r\n  - [x] enfant gard\xc3\xa9\r\n    - [ ] petit-enfant\r\n- [ ] suivante\r\n"
+    )
+
+
 def test_move_to_another_phase_reindents() -> None:
     out = apply_edits(PLAN.encode(), [MoveTask(9, phase=1)])
     plan = parse_plan(out).plan
