@@ -20,7 +20,9 @@ _MARKDOWN_INFOS = frozenset({"markdown", "md", "mdx", "gfm", "commonmark"})
 # Not a fence for markdown-it, and the fence body is never read as Markdown anyway.
 _NEUTRALISED_PREFIX = "\u200b"
 # A checkbox list item at the margin inside a code block means the author forgot to close it.
-_MARGIN_TASK = re.compile(r"^ {0,3}(?:[-*+]|\d+[.)])[ \t]+\[[ xX]\][ \t]+\S")
+# Any checkbox state counts (not only [ ] and [x]): a state written back to such a task must
+# not put it back inside the block.
+_MARGIN_TASK = re.compile(r"^ {0,3}(?:[-*+]|\d+[.)])[ \t]+\[[^\]\[\d\t]\][ \t]+\S")
 
 
 @dataclass(slots=True)

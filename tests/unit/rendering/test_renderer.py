@@ -71,6 +71,16 @@ def test_a_state_written_to_a_bare_checkbox_reads_back(status: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("status", ["important", "in_progress", "b"])
+def test_a_state_written_after_a_code_block_left_open_reads_back(status: str) -> None:
+    # The open block ends at the first checkbox item at the margin; a new state must not
+    # hide the task back inside it.
+    source = b"```go\nfunc f() {\n}\n- [x] Mettre \xc3\xa0 jour\n- [ ] Suivante\n"
+    out = apply_edits(source, [SetStatus(4, status)])
+    plan = parse_plan(out).plan
+    assert [(task.line, task.status) for task in plan.tasks] == [(4, status), (5, "todo")]
+
+
 def test_set_text_keeps_trailing_spaces_and_line_ending() -> None:
     source = PLAN.replace("\n", "\r\n").encode()
     out = apply_edits(source, [SetText(7, "**1.1** Écrire le lecteur")])
