@@ -28,6 +28,7 @@ from sync_engine.conflicts.model import (
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
 from sync_engine.domain.status import StatusTable
+from sync_engine.parsing.patterns import analyse_task_text
 from sync_engine.ports.records import (
     ConflictWrite,
     PlanChange,
@@ -472,6 +473,9 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
         wanted = target.get(task_id)
         if wanted is None:
             continue
+        title, explicit_id = (
+            (task.title, task.explicit_id) if wanted.text == task.text else _identity(wanted.text)
+        )
         found.append(
             StoredTask(
                 id=task_id,
@@ -479,16 +483,17 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
                 parent_id=wanted.parent_id,
                 phase_key=_phase_key(plan, task.phase),
                 text=wanted.text,
-                title=task.title if wanted.text == task.text else wanted.text,
+                title=title,
                 status=wanted.status,
                 char=task.char,
                 line=task.line,
-                explicit_id=task.explicit_id,
+                explicit_id=explicit_id,
             )
         )
     known = set(merged.file_ids)
     for task_id, wanted in target.items():
         if task_id not in known:
+            title, explicit_id = _identity(wanted.text)
             found.append(
                 StoredTask(
                     id=task_id,
@@ -496,10 +501,19 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
                     parent_id=wanted.parent_id,
                     phase_key=None,
                     text=wanted.text,
-                    title=wanted.text,
+                    title=title,
                     status=wanted.status,
                     char="",
                     line=0,
+                    explicit_id=explicit_id,
                 )
             )
     return found
+
+
+def _identity(text: str) -> tuple[str, str | None]:
+    """The title and explicit ID the parser reads from a task's text: what the written
+    file's tasks are matched by (the whole text, labels, tags and dates included, can be
+    too unlike the title to match)."""
+    analysed = analyse_task_text(text)
+    return analysed.title, analysed.explicit_id

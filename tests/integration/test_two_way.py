@@ -314,3 +314,16 @@ def test_a_subtask_edited_in_the_file_keeps_its_line_when_the_database_deletes_i
     again = root.ok("sync")
     assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
     assert root.lines() == before[:54] + before[55:56] + before[57:]
+
+
+def test_a_text_written_with_inline_fields_keeps_the_tasks_identity(root: Root) -> None:
+    task = root.task_at(15)  # **1.1.1** … (2h)
+    text = "**1.1.1** Router #gateway #api #edge 📅 2025-07-01 ⏳ 2025-06-20 🔼 (2h)"
+    root.sql("UPDATE tasks SET text = %s WHERE id = %s", text, task["id"])
+    report = root.ok("sync")
+    assert (report["written_back"], report["tasks_created"], report["tasks_deleted"]) == (1, 0, 0)
+    assert root.lines()[14] == "- [x] " + text
+    assert root.task_at(15)["id"] == task["id"]
+    assert root.ok("tasks", "show", task["id"])["text"] == text
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_created"], again["tasks_updated"]) == (0, 0, 0)
