@@ -28,6 +28,7 @@ from sync_engine.conflicts.model import (
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
 from sync_engine.domain.status import StatusTable
+from sync_engine.parsing.parser import parse_plan
 from sync_engine.parsing.patterns import analyse_task_text
 from sync_engine.ports.records import (
     ConflictWrite,
@@ -38,7 +39,7 @@ from sync_engine.ports.records import (
     TaskRow,
 )
 from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
-from sync_engine.rendering.renderer import apply_edits
+from sync_engine.rendering.renderer import RenderError, apply_edits
 from sync_engine.services.analysis import Analysis
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import content_changed, task_rows
@@ -192,7 +193,12 @@ class TwoWayPlanMerge:
                 meta=dict(base.meta),  # plan metadata is the engine's in the database
                 tasks={
                     task.id: TaskState(
-                        task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
+                        task.id,
+                        self._as_read(task.status),
+                        task.text.strip(),
+                        keys.key(task.phase_key),
+                        task.parent_id,
+                        i,
                     )
                     for i, task in enumerate(state.tasks)
                 },
@@ -211,6 +217,8 @@ class TwoWayPlanMerge:
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
+        if new_content is not None:
+            self._check_reads_back(plan.path, new_content, len(result.file_target.tasks))
         return MergePlan(
             new_content=new_content,
             edits=edits,
@@ -219,6 +227,24 @@ class TwoWayPlanMerge:
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
         )
+
+    def _as_read(self, status: str) -> str:
+        """A status as the file will read it back: another program may write the raw
+        checkbox character of a named state (``x`` for ``done``)."""
+        return self._table.status_of(status) if len(status) == 1 else status
+
+    def _check_reads_back(self, path: str, content: bytes, expected: int) -> None:
+        """Refuse a write whose file would not read back as the tasks merged: the rows of
+        tasks it lost would stay in the database with no line in the file.
+
+        Raises:
+            RenderError: the new content reads as another number of tasks.
+        """
+        found = len(parse_plan(content, path, self._table).plan.tasks)
+        if found != expected:
+            raise RenderError(
+                f"the merged file would read as {found} tasks, not the {expected} merged"
+            )
 
     def _file_edits(
         self,

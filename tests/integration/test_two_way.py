@@ -327,3 +327,51 @@ def test_a_text_written_with_inline_fields_keeps_the_tasks_identity(root: Root) 
     assert root.ok("tasks", "show", task["id"])["text"] == text
     again = root.ok("sync")
     assert (again["written_back"], again["tasks_created"], again["tasks_updated"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("text", "deux\nlignes"), ("text", "   "), ("status", "finie")],
+    ids=["line-break", "blank", "unknown-status"],
+)
+def test_a_value_the_file_cannot_hold_is_refused_naming_the_plan(
+    root: Root, column: str, value: str
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    mobile = "roadmap-mobile-app.md"
+    todo = next(i for i, body in enumerate(root.lines(mobile), 1) if body.startswith("- [ ] "))
+    other = root.task_at(todo, mobile)
+    root.sql(f"UPDATE tasks SET {column} = %s WHERE id = %s", value, task["id"])
+    root.sql("UPDATE tasks SET status = 'done' WHERE id = %s", other["id"])
+    raw = (root.path / PLAN).read_bytes()
+    code, report = root.run("sync")
+    assert code == 1
+    (message,) = report["refused"]
+    assert message.startswith(f"{PLAN}: left as it is")
+    assert f"line {line}" in message
+    assert (root.path / PLAN).read_bytes() == raw  # left as it is
+    assert report["written_back"] == 1  # the other plan is synced all the same
+    assert root.ok("tasks", "show", other["id"])["status"] == "done"
+    root.sql("UPDATE tasks SET text = 'Corrigé', status = 'todo' WHERE id = %s", task["id"])
+    report = root.ok("sync")
+    assert (report["written_back"], report["refused"]) == (1, [])
+    assert root.lines()[line - 1] == "- [ ] Corrigé"
+
+
+def test_a_text_with_spaces_around_it_and_a_raw_done_character_read_as_the_file_holds_them(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    root.sql(
+        "UPDATE tasks SET text = %s, status = 'X' WHERE id = %s",
+        "  Réécrit, avec des espaces  ",
+        task["id"],
+    )
+    assert root.ok("sync")["written_back"] == 1
+    assert root.lines()[line - 1] == "- [x] Réécrit, avec des espaces"
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_updated"], again["files_changed"]) == (0, 0, 0)
+    shown = root.ok("tasks", "show", task["id"])
+    assert (shown["text"], shown["status"]) == ("Réécrit, avec des espaces", "done")

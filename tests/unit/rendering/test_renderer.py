@@ -54,7 +54,7 @@ def test_done_follows_the_plans_own_style() -> None:
 def test_named_and_raw_states() -> None:
     out = apply_edits(b"- [ ] a\n- [b] b\n", [SetStatus(1, "in_progress"), SetStatus(2, "todo")])
     assert out == b"- [/] a\n- [ ] b\n"
-    with pytest.raises(ValueError, match="unknown status"):
+    with pytest.raises(RenderError, match="line 1: unknown status 'nonsense'"):
         apply_edits(b"- [ ] a\n", [SetStatus(1, "nonsense")])
 
 
@@ -180,8 +180,13 @@ def test_several_edits_refer_to_the_same_source() -> None:
 def test_bad_edits_raise_render_errors() -> None:
     with pytest.raises(RenderError, match="no task starts on line 2"):
         apply_edits(PLAN.encode(), [SetStatus(2, "done")])
-    with pytest.raises(RenderError, match="line breaks"):
+    with pytest.raises(RenderError, match="line 7: a task's text is one line"):
         apply_edits(PLAN.encode(), [SetText(7, "a\nb")])
+    # A checkbox with no text reads as no task: the task would vanish from the file.
+    with pytest.raises(RenderError, match="line 7: a task's text cannot be blank"):
+        apply_edits(PLAN.encode(), [SetText(7, "  ")])
+    with pytest.raises(RenderError, match="cannot be blank"):
+        apply_edits(PLAN.encode(), [InsertTask("", after_line=7)])
     with pytest.raises(RenderError, match="not written"):
         apply_edits(b"- [ ] a\n<<<<<<< HEAD\n>>>>>>> b\n", [SetStatus(1, "done")])
     with pytest.raises(RenderError, match="under itself"):
