@@ -41,6 +41,7 @@ from sync_engine.ports.records import (
 from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
 from sync_engine.rendering.renderer import RenderError, apply_edits
 from sync_engine.services.analysis import Analysis
+from sync_engine.services.database_side import database_side
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import content_changed, task_rows
 
@@ -187,23 +188,7 @@ class TwoWayPlanMerge:
                 for task in plan.tasks
             },
         )
-        database = _with_subtasks_deleted(
-            base,
-            PlanState(
-                meta=dict(base.meta),  # plan metadata is the engine's in the database
-                tasks={
-                    task.id: TaskState(
-                        task.id,
-                        self._as_read(task.status),
-                        task.text.strip(),
-                        keys.key(task.phase_key),
-                        task.parent_id,
-                        i,
-                    )
-                    for i, task in enumerate(state.tasks)
-                },
-            ),
-        )
+        database = database_side(state.tasks, base, keys.key, self._table)
         held = [
             HeldField(conflict.task_id, conflict.field or "")
             for conflict in state.conflicts
@@ -227,11 +212,6 @@ class TwoWayPlanMerge:
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
         )
-
-    def _as_read(self, status: str) -> str:
-        """A status as the file will read it back: another program may write the raw
-        checkbox character of a named state (``x`` for ``done``)."""
-        return self._table.status_of(status) if len(status) == 1 else status
 
     def _check_reads_back(self, path: str, content: bytes, expected: int) -> None:
         """Refuse a write whose file would not read back as the tasks merged: the rows of
@@ -373,27 +353,6 @@ class TwoWayPlanMerge:
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
         return final, created, updated, deleted
-
-
-def _with_subtasks_deleted(base: PlanState, database: PlanState) -> PlanState:
-    """The database side with the sub-tasks of every task it deleted deleted too.
-
-    Deleting a task in the database removes its lines and its sub-tasks' from the file
-    (docs/database.md), whatever became of the sub-task rows: a ``DELETE`` leaves them with
-    no parent, a tombstone with a deleted one. Sub-tasks are those of the base, and rows
-    the database added under a deleted task.
-    """
-    gone = {task_id for task_id in base.tasks if task_id not in database.tasks}
-    if not gone:
-        return database
-    for tasks in (base.tasks, database.tasks):  # document order: parents first
-        for task_id, task in tasks.items():
-            if task.parent_id in gone:
-                gone.add(task_id)
-    kept = {task_id: task for task_id, task in database.tasks.items() if task_id not in gone}
-    if len(kept) == len(database.tasks):
-        return database
-    return PlanState(database.meta, kept)
 
 
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:

@@ -30,6 +30,12 @@ _LABEL = re.compile(
     r"^(?:(?:\*\*|__)\d+(?:\.\d+)*\.?(?:\*\*|__)|\d+(?:\.\d+)+\.?|\d+\.|[A-Z]{1,3}-?\d{2,4})"
     r"(?=\s|$)\s*"
 )
+# An explicit ID as written in a task's text (DESIGN.md, "Identity").
+ID_MARKER = re.compile(
+    r"🆔\s*[\w.-]+|<!--\s*id\s*:\s*[\w.-]+\s*-->|\{#[\w.-]+\}|\[id::[^\]]*\]"
+    r"|(?:^|(?<=\s))\^[A-Za-z0-9-]+\s*$",
+    re.IGNORECASE,
+)
 _EMOJI = re.compile(r"[\u2600-\u27bf\U0001f000-\U0001faff]")
 
 STATUS_CHARS = {
@@ -119,6 +125,15 @@ class Change:
     text: str | None = None
     added_id: str | None = None
     features: tuple[str, ...] = ()
+
+    @property
+    def written_text(self) -> str | None:
+        """The text the file and the database end with: a new text naming no explicit ID
+        keeps the one the task had."""
+        if self.text is None or self.kind == "add" or ID_MARKER.search(self.text):
+            return self.text
+        marker = ID_MARKER.search(self.task.text)
+        return self.text if marker is None else f"{self.text} {marker.group().strip()}"
 
     def describe(self) -> str:
         what = {"status": self.status, "text": self.text}
@@ -251,6 +266,9 @@ class EditChooser:
         self._serial += 1
         words = f"révisé n°{self._serial} 🚀"
         label = _LABEL.match(task.text)
+        if task.explicit_id and self._rng.random() < 0.5:
+            # A text of its own: the file keeps the task's explicit ID after it.
+            return f"Réécrite n°{self._serial} sans son identifiant"
         if task.explicit_id or label or self._rng.random() < 0.3:
             # Keep what identifies or numbers the task; change what it says.
             cut = label.end() if label else 0
@@ -353,9 +371,9 @@ def expected_bytes(
             if change.status is not None:
                 start, end = match.span("char")
                 body = body[:start] + char_for(change.status, style) + body[end:]
-            if change.text is not None:
+            if change.written_text is not None:
                 start, end = match.span("text")
-                body = body[:start] + change.text + body[end:]
+                body = body[:start] + change.written_text + body[end:]
             lines[task.line - 1] = (body, ending)
     pieces: list[list[str]] = []
     added_lines: dict[str, int] = {}

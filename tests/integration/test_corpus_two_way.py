@@ -214,7 +214,7 @@ def _change_problems(
         return [f"{change.describe()}: the task is gone from the database"]
     status = status_name(change.status) if change.status else change.task.status
     char = char_for(change.status, style) if change.status else change.task.char
-    text = change.text if change.text is not None else change.task.text
+    text = change.written_text if change.written_text is not None else change.task.text
     if (row.status, row.char, row.text) != (status, char, text):
         return [f"{change.describe()}: the database has {(row.status, row.char, row.text)}"]
     return []

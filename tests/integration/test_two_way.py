@@ -375,3 +375,23 @@ def test_a_text_with_spaces_around_it_and_a_raw_done_character_read_as_the_file_
     assert (again["written_back"], again["tasks_updated"], again["files_changed"]) == (0, 0, 0)
     shown = root.ok("tasks", "show", task["id"])
     assert (shown["text"], shown["status"]) == ("Réécrit, avec des espaces", "done")
+
+
+@pytest.mark.parametrize("via", ["cli", "sql"])
+def test_a_new_text_keeps_the_explicit_id_the_file_gave_the_task(root: Root, via: str) -> None:
+    name = "roadmap-mobile-app.md"
+    task = root.task_at(48, name)  # "- [ ] Customer signature pad 📅 2026-04-08 #mobile 🆔 sig01"
+    if via == "cli":
+        root.ok("tasks", "update", task["id"], "--text", "Signature du client")
+    else:
+        root.sql("UPDATE tasks SET text = 'Signature du client' WHERE id = %s", task["id"])
+    root.ok("sync")
+    assert root.lines(name)[47] == "- [ ] Signature du client 🆔 sig01"
+    assert root.ok("tasks", "show", "sig01")["id"] == task["id"]
+    assert root.ok("tasks", "show", task["id"])["text"] == "Signature du client 🆔 sig01"
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_updated"], again["tasks_created"]) == (0, 0, 0)
+    # A new text that names an ID of its own gets that one.
+    root.sql("UPDATE tasks SET text = 'Signature ^sig02' WHERE id = %s", task["id"])
+    root.ok("sync")
+    assert root.lines(name)[47] == "- [ ] Signature ^sig02"
