@@ -68,6 +68,11 @@ class Task:
     explicit_id: str | None
     depth: int
     parent_id: str | None
+    phase_id: str | None
+    phase_number: int | None
+    # How many phases of the plan have this number (``tasks add --phase N`` names one).
+    phase_namesakes: int
+    plan_has_phases: bool
 
     @property
     def snapshot(self) -> tuple[str, int, str, str, str]:
@@ -76,8 +81,11 @@ class Task:
 
 TASKS_QUERY = """
 SELECT t.id::text, p.path, p.id::text, t.line, t.end_line, t.status, t.char, t.text, t.label,
-       t.explicit_id, t.depth, t.parent_id::text
+       t.explicit_id, t.depth, t.parent_id::text, t.phase_id::text, ph.number,
+       (SELECT count(*) FROM phases AS q WHERE q.plan_id = p.id AND q.number = ph.number),
+       EXISTS (SELECT 1 FROM phases AS q WHERE q.plan_id = p.id)
 FROM tasks AS t JOIN plans AS p ON p.id = t.plan_id
+LEFT JOIN phases AS ph ON ph.id = t.phase_id
 WHERE p.deleted_at IS NULL AND t.deleted_at IS NULL AND p.skipped_reason IS NULL
 ORDER BY p.path, t.position
 """
@@ -118,7 +126,8 @@ class Change:
     """One edit made in the database: ``status``/``text`` of ``task``, its deletion, or a
     new task (``added_id``) right after it."""
 
-    kind: str  # "status", "text", "both", "delete", "add"
+    kind: str  # "status", "text", "both", "delete", "add" (after task), "append" (after
+    # task, the last of its phase: the new task is added at the end of that phase)
     via: str  # "cli" or "sql"
     task: Task
     status: str | None = None
@@ -130,7 +139,7 @@ class Change:
     def written_text(self) -> str | None:
         """The text the file and the database end with: a new text naming no explicit ID
         keeps the one the task had."""
-        if self.text is None or self.kind == "add" or ID_MARKER.search(self.text):
+        if self.text is None or self.kind in ("add", "append") or ID_MARKER.search(self.text):
             return self.text
         marker = ID_MARKER.search(self.task.text)
         return self.text if marker is None else f"{self.text} {marker.group().strip()}"
@@ -186,10 +195,13 @@ class EditChooser:
     then spreading the rest over many files; never two edits on one task, nothing inside
     a deleted task, never enough deletions to trip the mass-deletion guard."""
 
-    def __init__(self, rng: random.Random, per_plan: int = 4, per_feature: int = 12) -> None:
+    def __init__(
+        self, rng: random.Random, per_plan: int = 4, per_feature: int = 12, appends: int = 12
+    ) -> None:
         self._rng = rng
         self._per_plan = per_plan
         self._per_feature = per_feature
+        self._appends = appends
         self._serial = 0
         self.features_of: dict[str, tuple[str, ...]] = {}
         self.features_found: set[str] = set()
@@ -213,7 +225,6 @@ class EditChooser:
                 by_feature[name].append(task)
         self.features_found = set(by_feature)
         state = _Choice(by_plan, self._per_plan)
-        preferred = set(preferred_plans)
         for name in sorted(by_feature):
             pool = list(by_feature[name])
             self._rng.shuffle(pool)
@@ -221,22 +232,45 @@ class EditChooser:
             for task in pool:
                 if taken == self._per_feature:
                     break
-                taken += self._try(state, task, sources[task.plan])
+                taken += self._try(state, task)
+        self._append(state, tasks)
         pool = list(tasks)
         self._rng.shuffle(pool)
         # Half of the rest in plans edited before (their base was made by a write-back).
+        preferred = set(preferred_plans)
         target = len(state.changes) + (count - len(state.changes)) // 2
         for task in (t for t in pool if t.plan in preferred):
             if len(state.changes) >= target:
                 break
-            self._try(state, task, sources[task.plan])
+            self._try(state, task)
         for task in (t for t in pool if t.plan not in preferred):
             if len(state.changes) >= count:
                 break
-            self._try(state, task, sources[task.plan])
+            self._try(state, task)
         return state.changes
 
-    def _try(self, state: _Choice, task: Task, source: Source) -> int:
+    def _append(self, state: _Choice, tasks: Sequence[Task]) -> None:
+        """New tasks at the end of a phase (or of a plan without phases): after the last
+        task of the phase in document order."""
+        last: dict[tuple[str, str | None], Task] = {}
+        for task in tasks:  # in document order
+            if task.phase_id is not None or not task.plan_has_phases:
+                last[(task.plan, task.phase_id)] = task
+        groups = sorted(last.values(), key=lambda task: task.id)
+        self._rng.shuffle(groups)
+        appended = 0
+        for anchor in groups:
+            if appended == self._appends:
+                break
+            via = self._rng.choice(("cli", "sql"))
+            if via == "cli" and anchor.phase_namesakes > 1:
+                continue  # the command names a phase by its number
+            if state.allows(anchor, "append"):
+                text = self._new_task_text()
+                state.take(Change("append", via, anchor, text=text, features=("phase-end",)))
+                appended += 1
+
+    def _try(self, state: _Choice, task: Task) -> int:
         kind = self._rng.choices(
             ("status", "text", "both", "delete", "add"), weights=(44, 34, 6, 8, 8)
         )[0]
@@ -253,7 +287,7 @@ class EditChooser:
             change.text = self._text(task)
         if kind == "add":
             change.text = self._new_task_text()
-        state.take(change, source)
+        state.take(change)
         return 1
 
     def _status(self, task: Task, via: str) -> str:
@@ -309,7 +343,7 @@ class _Choice:
             return task.line == task.end_line
         return True
 
-    def take(self, change: Change, source: Source) -> None:
+    def take(self, change: Change) -> None:
         task = change.task
         self.used.add(task.id)
         self.per_file[task.plan] += 1
@@ -363,7 +397,7 @@ def expected_bytes(
         assert match is not None, (task.plan, task.line, body)
         if change.kind == "delete":
             deleted |= set(range(task.line, task.end_line + 1))
-        elif change.kind == "add":
+        elif change.kind in ("add", "append"):
             assert change.text is not None
             head, gap = _next_head(match["head"]), match["gap"] or " "
             inserted[task.end_line].append((f"{head} ]{gap}{change.text}", change.added_id or ""))

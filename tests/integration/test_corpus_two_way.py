@@ -103,6 +103,10 @@ class Corpus:
                 "tasks", "add", f"--plan={task.plan}", f"--after={task.id}", f"--text={change.text}"
             )
             change.added_id = added["id"]
+        elif change.kind == "append":
+            phase = [f"--phase={task.phase_number}"] if task.phase_id is not None else []
+            added = self.cli("tasks", "add", f"--plan={task.plan}", *phase, f"--text={change.text}")
+            change.added_id = added["id"]
         else:
             options = [f"--status={change.status}"] if change.status else []
             options += [f"--text={change.text}"] if change.text is not None else []
@@ -123,6 +127,13 @@ class Corpus:
                 "SELECT plan_id, phase_id, position + 1, %s FROM tasks WHERE id = %s "
                 "RETURNING id::text",
                 (change.text, task.id),
+            ).fetchone()
+            assert row is not None
+            change.added_id = row[0]
+        elif change.kind == "append":
+            row = connection.execute(
+                "INSERT INTO tasks (plan_id, phase_id, text) VALUES (%s, %s, %s) RETURNING id::text",
+                (task.plan_id, task.phase_id, change.text),
             ).fetchone()
             assert row is not None
             change.added_id = row[0]
@@ -175,7 +186,7 @@ def _plan_problems(
         if change.kind == "delete":
             span = range(change.task.line, change.task.end_line + 1)
             removed |= {task.id for task in before if task.line in span}
-    added = {change.added_id for change in changes if change.kind == "add"}
+    added = {change.added_id for change in changes if change.added_id}
     expected_ids = ({task.id for task in before} - removed) | added
     now = {task.id: task for task in after}
     if set(now) != expected_ids:
@@ -183,7 +194,7 @@ def _plan_problems(
             f"{plan}: live task ids: missing {sorted(expected_ids - set(now))}, "
             f"unexpected {[(now[i].line, now[i].text) for i in set(now) - expected_ids]}"
         )
-    changed = {change.task.id for change in changes if change.kind != "add"}
+    changed = {change.task.id for change in changes if not change.added_id}
     for task in before:
         kept = now.get(task.id)
         if task.id in changed or kept is None:
@@ -201,7 +212,7 @@ def _change_problems(
 ) -> list[str]:
     if change.kind == "delete":
         return [f"still live after {change.describe()}"] if change.task.id in now else []
-    if change.kind == "add":
+    if change.kind in ("add", "append"):
         assert change.added_id is not None
         row = now.get(change.added_id)
         wanted = (added_lines.get(change.added_id), "todo", change.text)
@@ -233,11 +244,13 @@ def _round(corpus: Corpus, chooser: EditChooser, preferred: set[str]) -> tuple[l
         by_plan[change.task.plan].append(change)
     # The edits cover every odd kind of task the corpus has, every kind of edit both ways,
     # spread over many files.
-    assert {name for change in changes for name in change.features} == chooser.features_found
+    kinds = ("status", "text", "both", "delete", "add", "append")
+    assert {name for change in changes for name in change.features} == {
+        *chooser.features_found,
+        "phase-end",
+    }
     assert {(change.kind, change.via) for change in changes} == {
-        (kind, via)
-        for kind in ("status", "text", "both", "delete", "add")
-        for via in ("cli", "sql")
+        (kind, via) for kind in kinds for via in ("cli", "sql")
     }
     assert len(changes) == EDITS_PER_ROUND
     assert len(by_plan) > EDITS_PER_ROUND // 4
