@@ -128,6 +128,23 @@ def test_delete_removes_the_task_with_its_subtasks() -> None:
     assert len(_lines(out)) == len(_lines(PLAN.encode())) - 2
 
 
+def test_delete_takes_a_markdown_example_with_fences_of_its_own_along() -> None:
+    source = (
+        b"- [x] R\xc3\xa9f\xc3\xa9rence API\n"
+        b"\n"
+        b"    ```markdown\n"
+        b"    ```http\n"
+        b"    POST /sync\n"
+        b"    ```\n"
+        b"    ```\n"
+        b"\n"
+        b"- [ ] Guide\n"
+    )
+    out = apply_edits(source, [DeleteTask(1)])
+    assert out == b"\n- [ ] Guide\n"
+    assert [task.text for task in parse_plan(out).plan.tasks] == ["Guide"]
+
+
 def test_delete_without_subtasks_keeps_their_lines() -> None:
     source = (
         b"- [ ] parent\r\n"
