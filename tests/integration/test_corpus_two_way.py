@@ -39,7 +39,7 @@ from tests.integration.corpus_edits import (
     status_name,
 )
 
-pytestmark = pytest.mark.corpus
+pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
 SEED = int(os.environ.get("CORPUS_EDIT_SEED", "1646"))
 EDITS_PER_ROUND = 300
