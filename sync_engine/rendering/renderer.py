@@ -90,7 +90,7 @@ def _set_status(doc: _Document, plan: Plan, edit: SetStatus, table: StatusTable)
     line = doc.current(edit.line)
     body, ending = line_body(line), line_ending(line)
     match = _split_task_line(body, edit.line)
-    char = table.char_for(edit.status, plan.done_style)
+    char = _char_for(table, edit.status, plan, f"line {edit.line}")
     if char == match["char"] or (table.status_of(match["char"]) == edit.status):
         return
     start = match.start("char")
@@ -98,17 +98,23 @@ def _set_status(doc: _Document, plan: Plan, edit: SetStatus, table: StatusTable)
 
 
 def _set_text(doc: _Document, plan: Plan, edit: SetText) -> None:
-    if "\n" in edit.text or "\r" in edit.text:
-        raise RenderError("a task's text is one line; it cannot contain line breaks")
     _task(plan, edit.line)
     line = doc.current(edit.line)
     body, ending = line_body(line), line_ending(line)
     match = _split_task_line(body, edit.line)
     gap = match["gap"] or " "
-    new_text = edit.text.strip()
-    doc.replaced[edit.line] = (
-        body[: match.start("gap")] + (gap if new_text else "") + new_text + match["trail"] + ending
-    )
+    new_text = _one_line(edit.text, f"line {edit.line}")
+    doc.replaced[edit.line] = body[: match.start("gap")] + gap + new_text + match["trail"] + ending
+
+
+def _one_line(text: str, where: str) -> str:
+    """A task's text as written: stripped; it must be one line, not blank (a checkbox with
+    no text reads as no task)."""
+    if "\n" in text or "\r" in text:
+        raise RenderError(f"{where}: a task's text is one line; it cannot contain line breaks")
+    if not text.strip():
+        raise RenderError(f"{where}: a task's text cannot be blank")
+    return text.strip()
 
 
 def _style_of(body: str) -> tuple[str, str]:
@@ -137,9 +143,7 @@ def _child_prefix(prefix: str) -> str:
 
 
 def _new_task_line(prefix: str, gap: str, char: str, text: str) -> str:
-    if "\n" in text or "\r" in text:
-        raise RenderError("a task's text is one line; it cannot contain line breaks")
-    return f"{prefix}[{char}]{gap}{text.strip()}"
+    return f"{prefix}[{char}]{gap}{_one_line(text, 'a new task')}"
 
 
 def _last_task_block(tasks: list[Task]) -> Task | None:
@@ -152,8 +156,15 @@ def _last_task_block(tasks: list[Task]) -> Task | None:
     return max(candidates, key=lambda task: task.end_line) if candidates else None
 
 
+def _char_for(table: StatusTable, status: str, plan: Plan, where: str) -> str:
+    try:
+        return table.char_for(status, plan.done_style)
+    except ValueError as error:
+        raise RenderError(f"{where}: {error}") from error
+
+
 def _insert(doc: _Document, plan: Plan, edit: InsertTask, table: StatusTable) -> None:
-    char = table.char_for(edit.status, plan.done_style)
+    char = _char_for(table, edit.status, plan, "a new task")
     if edit.after_line is not None:
         anchor = _task(plan, edit.after_line)
         prefix, gap = _style_of(line_body(doc.lines[anchor.line - 1]))
@@ -202,7 +213,13 @@ def _house_style(plan: Plan, doc: _Document) -> tuple[str, str]:
 
 def _delete(doc: _Document, plan: Plan, edit: DeleteTask) -> None:
     task = _task(plan, edit.line)
-    doc.deleted.update(range(task.line, task.end_line + 1))
+    lines = set(range(task.line, task.end_line + 1))
+    if not edit.with_subtasks:
+        for sub in plan.tasks:
+            if task.line < sub.line <= task.end_line:
+                lines -= set(range(sub.line, sub.end_line + 1))
+        lines = {n for n in lines if n == task.line or line_body(doc.lines[n - 1]).strip()}
+    doc.deleted.update(lines)
 
 
 def _reindent(bodies: list[str], delta: int) -> list[str]:

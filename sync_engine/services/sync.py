@@ -28,6 +28,7 @@ from sync_engine.ports.records import (
     SyncCounts,
     TaskRow,
 )
+from sync_engine.rendering.renderer import RenderError
 from sync_engine.services.analysis import Analysis, PlanAnalyser
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import (
@@ -321,7 +322,16 @@ class FilesToDatabaseSync:
             if options.direction == "to-files" and file_changed:
                 report.changes.append(f"leave {path}: its file edits wait for --direction both")
                 return
-            merged = merge.merge(analysis, data, state)
+            try:
+                merged = merge.merge(analysis, data, state)
+            except RenderError as error:
+                message = (
+                    f"{path}: left as it is: the database asks for what the file cannot hold "
+                    f"({error}); fix the task in the database"
+                )
+                report.counts.refused.append(message)
+                report.changes.append(message)
+                return
             removed = len(analysis.parsed.plan.tasks) - sum(
                 1 for task_id in merged.file_ids if task_id in merged.result.file_target.tasks
             )

@@ -28,6 +28,8 @@ from sync_engine.conflicts.model import (
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
 from sync_engine.domain.status import StatusTable
+from sync_engine.parsing.parser import parse_plan
+from sync_engine.parsing.patterns import analyse_task_text
 from sync_engine.ports.records import (
     ConflictWrite,
     PlanChange,
@@ -37,8 +39,9 @@ from sync_engine.ports.records import (
     TaskRow,
 )
 from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
-from sync_engine.rendering.renderer import apply_edits
+from sync_engine.rendering.renderer import RenderError, apply_edits
 from sync_engine.services.analysis import Analysis
+from sync_engine.services.database_side import database_side
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import content_changed, task_rows
 
@@ -190,19 +193,7 @@ class TwoWayPlanMerge:
                 for task in plan.tasks
             },
         )
-        database = PlanState(
-            meta=dict(base.meta),  # plan metadata is the engine's in the database
-            tasks=_with_subtrees_deleted(
-                base,
-                file_state,
-                {
-                    task.id: TaskState(
-                        task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
-                    )
-                    for i, task in enumerate(state.tasks)
-                },
-            ),
-        )
+        database = database_side(state.tasks, base, file_state, keys.key, self._table)
         held = [
             HeldField(conflict.task_id, conflict.field or "")
             for conflict in state.conflicts
@@ -216,6 +207,8 @@ class TwoWayPlanMerge:
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
+        if new_content is not None:
+            self._check_reads_back(plan.path, new_content, len(result.file_target.tasks))
         return MergePlan(
             new_content=new_content,
             edits=edits,
@@ -224,6 +217,19 @@ class TwoWayPlanMerge:
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
         )
+
+    def _check_reads_back(self, path: str, content: bytes, expected: int) -> None:
+        """Refuse a write whose file would not read back as the tasks merged: the rows of
+        tasks it lost would stay in the database with no line in the file.
+
+        Raises:
+            RenderError: the new content reads as another number of tasks.
+        """
+        found = len(parse_plan(content, path, self._table).plan.tasks)
+        if found != expected:
+            raise RenderError(
+                f"the merged file would read as {found} tasks, not the {expected} merged"
+            )
 
     def _file_edits(
         self,
@@ -238,7 +244,15 @@ class TwoWayPlanMerge:
         for task_id, now in actual.tasks.items():
             wanted = target.tasks.get(task_id)
             if wanted is None:
-                edits.append(DeleteTask(line_of[task_id]))
+                task = plan.task_at_line(line_of[task_id])
+                assert task is not None
+                # Sub-tasks the file keeps (a new one, one held by a conflict) keep their lines.
+                kept = any(
+                    ids[sub.index] in target.tasks
+                    for sub in plan.tasks
+                    if task.line < sub.line <= task.end_line
+                )
+                edits.append(DeleteTask(task.line, with_subtasks=not kept))
                 continue
             if wanted.status != now.status:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
@@ -341,42 +355,6 @@ class TwoWayPlanMerge:
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
         return final, created, updated, deleted
-
-
-def _with_subtrees_deleted(
-    base: PlanState, file: PlanState, tasks: dict[str, TaskState]
-) -> dict[str, TaskState]:
-    """The database's tasks less the sub-tasks of the tasks it deleted (docs/database.md: a
-    deleted task takes its sub-tasks with it, as deleting its lines in the file does). A
-    sub-task whose status or text the database changed is an edit and stays, and so do the
-    sub-tasks of a deletion the file contests (it edited the task). Without this the file
-    would lose the sub-tasks with their parent's lines while the database kept them."""
-    deleted = {
-        task_id
-        for task_id, past in base.tasks.items()
-        if task_id not in tasks
-        and (task_id not in file.tasks or _same_fields(past, file.tasks[task_id]))
-    }
-    if not deleted:
-        return tasks
-
-    def under_deleted(task_id: str) -> bool:
-        seen: set[str] = set()
-        parent = base.tasks[task_id].parent_id
-        while parent is not None and parent in base.tasks and parent not in seen:
-            if parent in deleted:
-                return True
-            seen.add(parent)
-            parent = base.tasks[parent].parent_id
-        return False
-
-    kept = {}
-    for task_id, task in tasks.items():
-        past = base.tasks.get(task_id)
-        untouched = past is not None and (past.status, past.text) == (task.status, task.text)
-        if not (untouched and under_deleted(task_id)):
-            kept[task_id] = task
-    return kept
 
 
 def _same_fields(past: TaskState, now: TaskState) -> bool:
@@ -515,6 +493,9 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
         wanted = target.get(task_id)
         if wanted is None:
             continue
+        title, explicit_id = (
+            (task.title, task.explicit_id) if wanted.text == task.text else _identity(wanted.text)
+        )
         found.append(
             StoredTask(
                 id=task_id,
@@ -522,16 +503,17 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
                 parent_id=wanted.parent_id,
                 phase_key=_phase_key(plan, task.phase),
                 text=wanted.text,
-                title=task.title if wanted.text == task.text else wanted.text,
+                title=title,
                 status=wanted.status,
                 char=task.char,
                 line=task.line,
-                explicit_id=task.explicit_id,
+                explicit_id=explicit_id,
             )
         )
     known = set(merged.file_ids)
     for task_id, wanted in target.items():
         if task_id not in known:
+            title, explicit_id = _identity(wanted.text)
             found.append(
                 StoredTask(
                     id=task_id,
@@ -539,10 +521,19 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
                     parent_id=wanted.parent_id,
                     phase_key=None,
                     text=wanted.text,
-                    title=wanted.text,
+                    title=title,
                     status=wanted.status,
                     char="",
                     line=0,
+                    explicit_id=explicit_id,
                 )
             )
     return found
+
+
+def _identity(text: str) -> tuple[str, str | None]:
+    """The title and explicit ID the parser reads from a task's text: what the written
+    file's tasks are matched by (the whole text, labels, tags and dates included, can be
+    too unlike the title to match)."""
+    analysed = analyse_task_text(text)
+    return analysed.title, analysed.explicit_id
