@@ -4,7 +4,9 @@ Work is proportional to what changed: a file whose size, mtime and inode match t
 scan is not read (unless its mtime is too close to that scan to be trusted, or git says it
 changed); a file whose bytes hash to the stored hash is not parsed. Each changed plan is
 parsed, validated, matched task by task to the stored plan, and written in one transaction
-with its new base snapshot.
+with its new base snapshot. A plan written both ways records its database side as an
+intent before its file is renamed; a sync interrupted before that side was committed is
+finished from the intent by the next one (``_roll_forward``).
 """
 
 from __future__ import annotations
@@ -317,8 +319,9 @@ class FilesToDatabaseSync:
         options: SyncOptions,
         report: SyncReport,
     ) -> None:
-        """Both directions for one plan: merge base / file / database, write the file, then
-        the database (see ``two_way``). Retried when the file changes under the sync."""
+        """Both directions for one plan: merge base / file / database, record the intent
+        (the database side, made before the file is written), write the file, then the
+        database (see ``two_way``). Retried when the file changes under the sync."""
         path = stat.path
         merge = TwoWayPlanMerge(self._table, self._policy, options.similarity_threshold)
         for _ in range(_WRITE_ATTEMPTS):
