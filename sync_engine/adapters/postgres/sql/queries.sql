@@ -9,6 +9,14 @@
 -- Serialises migrations of one database; released when the transaction ends.
 SELECT pg_advisory_xact_lock(hashtextextended('sync_engine.migrations', 0));
 
+-- name: lock_migration_run
+-- Serialises whole migration runs of one database (a session lock, held across the run's
+-- transactions): a run that returns has seen every migration applied, by itself or another.
+SELECT pg_advisory_lock(hashtextextended('sync_engine.migrations', 0));
+
+-- name: unlock_migration_run
+SELECT pg_advisory_unlock(hashtextextended('sync_engine.migrations', 0));
+
 -- name: create_schema_migrations
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY,
