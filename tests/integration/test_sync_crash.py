@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -394,7 +395,9 @@ def _sync_killed_after_rename(ws: Workspace, driver: Path) -> bool:
     return done.returncode == -signal.SIGKILL
 
 
-def scenario_seeds(tmp_path: Path, databases: Databases, driver: Path, seeds: range) -> None:
+def scenario_seeds(
+    tmp_path: Path, databases: Databases, driver: Path, seeds: Sequence[int]
+) -> None:
     failed = []
     for seed in seeds:
         urls = [databases.create(), databases.create()]
@@ -416,7 +419,9 @@ def scenario_seeds(tmp_path: Path, databases: Databases, driver: Path, seeds: ra
 def test_seeded_random_scenarios_killed_after_the_file_is_written_converge(
     tmp_path: Path, postgres_databases: Databases, driver: Path
 ) -> None:
-    scenario_seeds(tmp_path, postgres_databases, driver, range(6))
+    # 178 and 183 opened conflicts after a kill when the next sync matched the file's tasks
+    # to the base by their texts (before the intent was rolled forward).
+    scenario_seeds(tmp_path, postgres_databases, driver, [*range(6), 178, 183])
 
 
 @pytest.mark.slow
