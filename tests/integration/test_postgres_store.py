@@ -36,6 +36,7 @@ TABLES = {
     "sections",
     "tasks",
     "plan_base",
+    "pending_writes",
     "sync_operations",
     "change_log",
     "conflicts",

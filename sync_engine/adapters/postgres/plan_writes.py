@@ -223,6 +223,9 @@ def _apply(
             "content_hash": change.plan.content_hash,
         }
         connection.execute(sql["upsert_plan_base"], base)
+        if change.plan_id is not None:  # a new plan has no intent recorded
+            # The intent recorded before the file was written is fulfilled with this commit.
+            connection.execute(sql["drop_pending_write"], {"plan_id": plan_id})
         _write_conflicts(connection, plan_id, change)
     return plan_id
 

@@ -27,6 +27,7 @@ from sync_engine.adapters.postgres.migrations import migrate
 from sync_engine.adapters.postgres.plan_writes import apply_plan_change, apply_plan_changes, jsonb
 from sync_engine.adapters.postgres.queries import queries
 from sync_engine.errors import ConflictHeldError, NotFoundError
+from sync_engine.ports.pending import PendingWrite, plan_change_from_json, plan_change_to_json
 from sync_engine.ports.records import (
     PlanChange,
     PlanSyncState,
@@ -369,6 +370,34 @@ class PostgresPlanStore:
             return apply_plan_changes(
                 connection, root_id, changes, asynchronous_commit=self._asynchronous_commit
             )
+
+    def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:
+        # Committed durably whatever ``asynchronous_commit`` says: the file is renamed next,
+        # and an intent lost in a server crash would leave the file's new content unexplained.
+        params = {
+            "plan_id": plan_id,
+            "content_hash": content_hash,
+            "change": jsonb(plan_change_to_json(change)),
+        }
+        with self._transaction() as connection:
+            connection.execute(queries()["record_pending_write"], params)
+
+    def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
+        with self._autocommit() as connection:
+            rows = connection.execute(queries()["pending_writes"], {"root_id": root_id})
+            return {
+                str(plan_id): PendingWrite(
+                    plan_id=str(plan_id),
+                    content_hash=content_hash,
+                    change=plan_change_from_json(change),
+                    edited_since=edited_since,
+                )
+                for plan_id, content_hash, change, edited_since in rows.fetchall()
+            }
+
+    def drop_pending_write(self, plan_id: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(queries()["drop_pending_write"], {"plan_id": plan_id})
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
         query = "set_skipped" if reason is not None else "clear_skipped"

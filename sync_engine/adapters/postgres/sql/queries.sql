@@ -9,6 +9,14 @@
 -- Serialises migrations of one database; released when the transaction ends.
 SELECT pg_advisory_xact_lock(hashtextextended('sync_engine.migrations', 0));
 
+-- name: lock_migration_run
+-- Serialises whole migration runs of one database (a session lock, held across the run's
+-- transactions): a run that returns has seen every migration applied, by itself or another.
+SELECT pg_advisory_lock(hashtextextended('sync_engine.migrations', 0));
+
+-- name: unlock_migration_run
+SELECT pg_advisory_unlock(hashtextextended('sync_engine.migrations', 0));
+
 -- name: create_schema_migrations
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY,
@@ -364,6 +372,28 @@ SELECT DISTINCT k.plan_id
 FROM conflicts AS k JOIN plans AS p ON p.id = k.plan_id
 WHERE p.root_id = %(root_id)s::uuid
   AND (k.status = 'open' OR (k.status = 'resolved' AND k.applied_at IS NULL));
+
+-- name: record_pending_write
+-- The intent of a plan's sync, before its file is renamed into place (replaces an older one).
+INSERT INTO pending_writes (plan_id, content_hash, change)
+VALUES (%(plan_id)s::uuid, %(content_hash)s, %(change)s)
+ON CONFLICT (plan_id) DO UPDATE
+SET content_hash = EXCLUDED.content_hash, change = EXCLUDED.change, recorded_at = now();
+
+-- name: pending_writes
+-- The intents of the root's live plans; edited_since: the change log holds unconsumed entries
+-- of the plan after those the change consumes (database-side edits made after it was made).
+SELECT w.plan_id, w.content_hash, w.change,
+       EXISTS (
+           SELECT 1 FROM change_log AS c
+           WHERE c.plan_id = w.plan_id AND c.consumed_at IS NULL
+             AND c.id > coalesce((w.change ->> 'consumed_up_to')::bigint, 0)
+       ) AS edited_since
+FROM pending_writes AS w JOIN plans AS p ON p.id = w.plan_id
+WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL;
+
+-- name: drop_pending_write
+DELETE FROM pending_writes WHERE plan_id = %(plan_id)s::uuid;
 
 -- name: plan_base
 SELECT content, model FROM plan_base WHERE plan_id = %(plan_id)s::uuid;
