@@ -149,7 +149,7 @@ class InMemoryPlanStore:
     def drop_pending_write(self, plan_id: str) -> None:
         self.pending.pop(plan_id, None)
 
-    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str | None]:
         return [self.apply_plan_change(root_id, change) for change in changes]
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:

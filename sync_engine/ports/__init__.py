@@ -90,9 +90,11 @@ class PlanStore(Protocol):
         transaction. Returns the plan id."""
         ...
 
-    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str | None]:
         """Write several plans' syncs in one transaction (all or none); returns their plan
-        ids in order. The fast way to store many new plans."""
+        ids in order. The fast way to store many new plans. A plan edited in the database
+        while it was being synced is left out (``None``): it keeps its base and its
+        change-log entries, and the next sync merges it three ways."""
         ...
 
     def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:

@@ -391,6 +391,14 @@ class FilesToDatabaseSync:
                 report.counts.written_back += 1
                 report.written.append(WrittenBack(path, new_data, tuple(merged.edits)))
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
+            try:
+                self._store.apply_plan_change(root.id, change)
+            except PlanChangedDuringSyncError:
+                # Edited in the database meanwhile: merged again with that edit, the file
+                # as it now is being the file side (its intent, if written, is replaced).
+                data, stat = self._files.read(path)
+                analysis = self._analyser.analyse(path, data)
+                continue
             report.counts.tasks_created += len(change.created)
             report.counts.tasks_updated += len(change.updated)
             report.counts.tasks_deleted += len(change.deleted)
@@ -401,7 +409,6 @@ class FilesToDatabaseSync:
                 f"merge {path}: +{len(change.created)} ~{len(change.updated)} "
                 f"-{len(change.deleted)} tasks, {len(change.conflicts)} conflicts"
             )
-            self._store.apply_plan_change(root.id, change)
             return
         message = f"{path}: kept changing while it was being synced; it was left for the next sync"
         report.counts.refused.append(message)
@@ -659,7 +666,7 @@ class _ChangeBatch:
         self._changes: list[PlanChange] = []
         self._tasks = 0
         self._writer: ThreadPoolExecutor | None = None
-        self._in_flight: Future[list[str]] | None = None
+        self._in_flight: Future[list[str | None]] | None = None
 
     def add(self, change: PlanChange) -> None:
         if self._dry_run:

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from sync_engine.adapters.postgres.store import PostgresPlanStore
 from sync_engine.entrypoints.cli import main
 from sync_engine.parsing import parse_plan
 from tests.conftest import SAMPLE_PLANS
@@ -441,3 +442,46 @@ def test_a_new_text_keeps_the_explicit_id_the_file_gave_the_task(root: Root, via
     root.sql("UPDATE tasks SET text = 'Signature ^sig02' WHERE id = %s", task["id"])
     root.ok("sync")
     assert root.lines(name)[47] == "- [ ] Signature ^sig02"
+
+
+@pytest.mark.parametrize("path", ["both-ways", "files-to-database"])
+def test_a_database_edit_landing_during_the_sync_is_not_overwritten(
+    root: Root, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Another program changes a task's text while the sync that rewrites that task's row
+    (for its status) is between reading the database and committing: the sync's
+    transaction must not overwrite the text."""
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    before = root.lines()
+    if path == "both-ways":  # the plan is merged three ways
+        root.ok("tasks", "update", task["id"], "--status", "done")
+        method = "apply_plan_change"
+    else:  # the plan goes files → database, in a batch
+        edited = before[line - 1].replace("- [ ] ", "- [x] ", 1)
+        lines = [*before[: line - 1], edited, *before[line:]]
+        (root.path / PLAN).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        method = "apply_plan_changes"
+    original = getattr(PostgresPlanStore, method)
+    raced: list[bool] = []
+
+    def racing(store: PostgresPlanStore, *args: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            root.sql("UPDATE tasks SET text = 'Changé pendant la sync' WHERE id = %s", task["id"])
+        return original(store, *args)
+
+    monkeypatch.setattr(PostgresPlanStore, method, racing)
+    root.ok("sync")
+    monkeypatch.setattr(PostgresPlanStore, method, original)
+    root.ok("sync")  # a plan left out of a batch is merged now
+
+    assert raced == [True]
+    after = root.lines()
+    assert changed_lines(before, after) == [line]
+    assert after[line - 1].startswith("- [x] ")
+    assert after[line - 1].endswith("Changé pendant la sync")
+    stored = root.sql("SELECT status, text FROM tasks WHERE id = %s", task["id"])
+    assert stored == [("done", "Changé pendant la sync")]
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_updated"], again["conflicts_opened"]) == (0, 0, 0)

@@ -363,7 +363,7 @@ class PostgresPlanStore:
                 connection, root_id, change, asynchronous_commit=self._asynchronous_commit
             )
 
-    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str | None]:
         if not changes:
             return []
         with self._connection() as connection:

@@ -411,6 +411,14 @@ WHERE k.plan_id = %(plan_id)s::uuid
   AND (k.status = 'open' OR (k.status = 'resolved' AND k.applied_at IS NULL))
 ORDER BY k.created_at, k.id;
 
+-- name: newer_changes
+-- Database-side edits of the plan recorded after those its sync merged (a race: they
+-- landed while the plan was being synced).
+SELECT EXISTS (
+    SELECT 1 FROM change_log
+    WHERE plan_id = %(plan_id)s::uuid AND consumed_at IS NULL AND id > %(up_to)s
+);
+
 -- name: consume_change_log
 UPDATE change_log SET consumed_at = now()
 WHERE plan_id = %(plan_id)s::uuid AND consumed_at IS NULL AND id <= %(up_to)s;
