@@ -305,15 +305,26 @@ class TwoWayPlanMerge:
         rows: list[TaskRow],
         target: PlanState,
         current: Sequence[StoredTask],
-    ) -> tuple[list[TaskRow], list[str], list[str], list[str]]:
+    ) -> tuple[list[TaskRow], list[str], list[str], list[str], list[TaskRow]]:
         """The task rows for the database after the sync: the file's rows (as written), with
         the database's own values where the merge left the database different (held
-        conflicts). Returns the rows and the created, updated and deleted ids."""
+        conflicts). Returns the rows, the created, updated and deleted ids, and the rows of
+        tasks the file keeps but the database target has not (deleted in the database,
+        edited in the file: an open conflict), which stay out of the database."""
         now = {task.id: task for task in current}
+        pairs = [
+            (task, row)
+            for task, row in zip(plan.tasks, rows, strict=True)
+            if row.id in target.tasks
+        ]
+        kept = {row.id for _, row in pairs}
         final = []
-        for row in rows:
-            wanted = target.tasks.get(row.id)
-            if wanted is not None and (wanted.status, wanted.text) != (row.status, row.text):
+        updated = []
+        for task, row in pairs:
+            wanted = target.tasks[row.id]
+            if row.parent_id is not None and row.parent_id not in kept:
+                row = dataclasses.replace(row, parent_id=wanted.parent_id)
+            if (wanted.status, wanted.text) != (row.status, row.text):
                 row = dataclasses.replace(
                     row,
                     status=wanted.status,
@@ -321,20 +332,18 @@ class TwoWayPlanMerge:
                     text=wanted.text,
                 )
             final.append(row)
+            old = now.get(row.id)
+            if old is not None and (
+                content_changed(row, old, _phase_key(plan, task.phase)) or old.char != row.char
+            ):
+                updated.append(row.id)
         written = {row.id for row in final}
         created = [row.id for row in final if row.id not in now]
-        updated = []
-        for task, row in zip(plan.tasks, final, strict=True):
-            old = now.get(row.id)
-            if old is None:
-                continue
-            key = _phase_key(plan, task.phase)
-            if content_changed(row, old, key) or old.char != row.char:
-                updated.append(row.id)
         deleted = [
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
-        return final, created, updated, deleted
+        dropped = [row for row in rows if row.id not in target.tasks]
+        return final, created, updated, deleted, dropped
 
 
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:
@@ -395,7 +404,7 @@ def three_way_change(
     made by the files → database code) with the database's own values kept where the merge
     says so, the consumed change log, the conflicts and the base."""
     plan = written.parsed.plan
-    rows, created, updated, deleted = merge.database_rows(
+    rows, created, updated, deleted, dropped = merge.database_rows(
         plan, list(base_change.tasks), merged.database_target, state.tasks
     )
     conflicts, refreshed = merge.conflicts(merged, state.conflicts)
@@ -415,6 +424,7 @@ def three_way_change(
         conflicts=conflicts,
         refreshed=refreshed,
         applied=list(merged.forced),
+        tombstones=dropped,
     )
 
 

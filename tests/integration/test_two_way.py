@@ -258,3 +258,30 @@ def test_a_file_changed_between_merge_and_rename_is_not_overwritten(
     assert lines[-1] == "- [ ] Ajoutée dans l'éditeur"
     texts = [t["text"] for t in root.ok("tasks", "list", "--plan", PLAN)]
     assert "Ajoutée dans l'éditeur" in texts
+
+
+def test_a_task_deleted_in_sql_and_edited_in_the_file_stays_deleted_while_held(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    text = plan.read_text("utf-8").splitlines(keepends=True)
+    text[line - 1] = text[line - 1].replace("- [ ] ", "- [/] ", 1)
+    plan.write_text("".join(text), encoding="utf-8")
+    root.sql("DELETE FROM tasks WHERE id = %s", task["id"])
+
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["field"], conflict["database"]) == ("exists", None)
+    assert root.lines()[line - 1].startswith("- [/] ")  # the file keeps the person's edit
+    code, _ = root.run("tasks", "show", task["id"])
+    assert code == 1  # the database keeps its deletion
+    again = root.ok("sync")
+    assert (again["tasks_created"], again["tasks_updated"], again["conflicts_opened"]) == (0, 0, 0)
+    assert root.ok("conflicts", "show", conflict["id"])["database"] is None
+
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "markdown")
+    root.ok("sync")
+    assert root.ok("tasks", "show", task["id"])["status"] == "in_progress"
+    assert root.lines()[line - 1].startswith("- [/] ")
