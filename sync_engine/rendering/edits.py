@@ -41,9 +41,11 @@ class InsertTask:
 
 @dataclass(frozen=True, slots=True)
 class DeleteTask:
-    """Remove a task's lines, sub-tasks included."""
+    """Remove a task's lines, sub-tasks included; with ``keep_subtasks``, only the task's
+    own lines: its sub-tasks move out one level, under the task's parent."""
 
     line: int
+    keep_subtasks: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -191,7 +191,7 @@ class TwoWayPlanMerge:
                 task.id: TaskState(
                     task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
                 )
-                for i, task in enumerate(state.tasks)
+                for i, task in enumerate(_live_in_database(state.tasks, base))
             },
         )
         held = [
@@ -226,10 +226,20 @@ class TwoWayPlanMerge:
     ) -> list[Edit]:
         edits: list[Edit] = []
         line_of = {ids[task.index]: task.line for task in plan.tasks}
+        # A task the file loses may have sub-tasks it keeps (added or edited there): only
+        # the task's own lines go.
+        keeps: set[str] = set()
+        for task_id in actual.tasks:
+            if task_id not in target.tasks:
+                continue
+            parent = actual.tasks[task_id].parent_id
+            while parent is not None and parent not in keeps and parent in actual.tasks:
+                keeps.add(parent)
+                parent = actual.tasks[parent].parent_id
         for task_id, now in actual.tasks.items():
             wanted = target.tasks.get(task_id)
             if wanted is None:
-                edits.append(DeleteTask(line_of[task_id]))
+                edits.append(DeleteTask(line_of[task_id], keep_subtasks=task_id in keeps))
                 continue
             if wanted.status != now.status:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
@@ -344,6 +354,27 @@ class TwoWayPlanMerge:
         ]
         dropped = [row for row in rows if row.id not in target.tasks]
         return final, created, updated, deleted, dropped
+
+
+def _live_in_database(tasks: Sequence[StoredTask], base: PlanState) -> list[StoredTask]:
+    """The database's tasks without the sub-tasks of tasks deleted there: deleting a task
+    deletes its sub-tasks (docs/database.md), whereas the rows stay, their parent gone
+    (``DELETE``: the key set to NULL) or a tombstone (``deleted_at``)."""
+    live = {task.id for task in tasks}
+    gone = {task_id for task_id in base.tasks if task_id not in live}
+    changed = True
+    while changed:
+        changed = False
+        for task in tasks:
+            if task.id in gone:
+                continue
+            parent = task.parent_id
+            if parent is None and task.id in base.tasks:
+                parent = base.tasks[task.id].parent_id  # as it was, if the key was cleared
+            if parent is not None and (parent in gone or parent not in live):
+                gone.add(task.id)
+                changed = True
+    return [task for task in tasks if task.id not in gone]
 
 
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:

@@ -285,3 +285,47 @@ def test_a_task_deleted_in_sql_and_edited_in_the_file_stays_deleted_while_held(
     root.ok("sync")
     assert root.ok("tasks", "show", task["id"])["status"] == "in_progress"
     assert root.lines()[line - 1].startswith("- [/] ")
+
+
+def parent_line(root: Root) -> int:
+    """The line of the first task with sub-tasks."""
+    lines = root.lines()
+    return next(
+        i
+        for i, (line, after) in enumerate(itertools.pairwise(lines), 1)
+        if line.startswith("- [") and after.startswith("  - [")
+    )
+
+
+def test_deleting_a_task_in_sql_deletes_its_sub_tasks_on_both_sides(root: Root) -> None:
+    line = parent_line(root)
+    parent = root.task_at(line)
+    children = [root.task_at(line + 1), root.task_at(line + 2)]
+    before = root.lines()
+    root.sql("DELETE FROM tasks WHERE id = %s", parent["id"])
+    report = root.ok("sync")
+    assert report["tasks_deleted"] >= len(children)
+    after = root.lines()
+    assert after[line - 1] == next(text for text in before[line:] if not text.startswith("  "))
+    for child in children:
+        code, _ = root.run("tasks", "show", child["id"])
+        assert code == 1  # gone from the database too, not left behind without lines
+    again = root.ok("sync")
+    assert (again["tasks_deleted"], again["written_back"]) == (0, 0)
+
+
+def test_a_sub_task_added_in_the_file_under_a_task_deleted_in_sql_is_kept(root: Root) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    lines.insert(line, "  - [ ] Sous-tâche ajoutée dans l'éditeur\n")
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.sql("DELETE FROM tasks WHERE id = %s", task["id"])
+    root.ok("sync")
+    after = root.lines()
+    assert after[line - 1] == "- [ ] Sous-tâche ajoutée dans l'éditeur"
+    (kept,) = [t for t in root.ok("tasks", "list", "--plan", PLAN) if t["line"] == line]
+    assert kept["text"] == "Sous-tâche ajoutée dans l'éditeur"
+    again = root.ok("sync")
+    assert (again["tasks_created"], again["written_back"]) == (0, 0)

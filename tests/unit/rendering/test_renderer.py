@@ -105,6 +105,17 @@ def test_delete_removes_the_task_with_its_subtasks() -> None:
     assert len(_lines(out)) == len(_lines(PLAN.encode())) - 2
 
 
+def test_delete_keeping_subtasks_moves_them_out_one_level() -> None:
+    out = apply_edits(PLAN.encode(), [DeleteTask(8, keep_subtasks=True), SetStatus(9, "done")])
+    assert b"1.2 " not in out
+    assert b"- [x] **1.2.1** Cas limites\n" in _lines(out)
+    plan = parse_plan(out).plan
+    assert [(task.title, task.parent) for task in plan.tasks_in_phase(0)] == [
+        ("Écrire le parseur ✅", None),
+        ("Cas limites", None),
+    ]
+
+
 def test_move_to_another_phase_reindents() -> None:
     out = apply_edits(PLAN.encode(), [MoveTask(9, phase=1)])
     plan = parse_plan(out).plan
