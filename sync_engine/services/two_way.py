@@ -65,6 +65,7 @@ class MergePlan:
     file_ids: list[str]  # the id of each task of the file as read, by index
     database_target: PlanState
     forced: list[str] = field(default_factory=list)  # conflict ids applied by this sync
+    phase_index: dict[str | None, int] = field(default_factory=dict)  # phase key → index
 
     def diff(self, path: str, old: bytes) -> str:
         """A unified diff of the file change (empty when none)."""
@@ -203,7 +204,14 @@ class TwoWayPlanMerge:
         forced_file, forced_database = _force(file_state, database, forced)
         result = merge_plan(base, forced_file, forced_database, self._policy, held)
 
-        edits = self._file_edits(plan, ids, file_state, result.file_target, keys)
+        phase_index = {
+            keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
+        }
+        # A task new on both sides is one task under the database's id (``renamed``).
+        file_ids = [result.renamed.get(task_id, task_id) for task_id in ids]
+        edits = self._file_edits(
+            plan, file_ids, _renamed(file_state, result.renamed), result.file_target, phase_index
+        )
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
@@ -211,9 +219,10 @@ class TwoWayPlanMerge:
             new_content=new_content,
             edits=edits,
             result=result,
-            file_ids=[result.renamed.get(task_id, task_id) for task_id in ids],
+            file_ids=file_ids,
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
+            phase_index=phase_index,
         )
 
     def _file_edits(
@@ -222,7 +231,7 @@ class TwoWayPlanMerge:
         ids: Sequence[str],
         actual: PlanState,
         target: PlanState,
-        keys: _PhaseKeys,
+        phase_index: Mapping[str | None, int],
     ) -> list[Edit]:
         edits: list[Edit] = []
         line_of = {ids[task.index]: task.line for task in plan.tasks}
@@ -246,9 +255,6 @@ class TwoWayPlanMerge:
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
         # New tasks go after the nearest task before them that the file has, in their phase.
-        phase_index = {
-            keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
-        }
         anchor: str | None = None
         for task_id, wanted in target.tasks.items():
             if task_id in actual.tasks:
@@ -313,7 +319,7 @@ class TwoWayPlanMerge:
         self,
         plan: Plan,
         rows: list[TaskRow],
-        target: PlanState,
+        merged: MergePlan,
         current: Sequence[StoredTask],
     ) -> tuple[list[TaskRow], list[str], list[str], list[str], list[TaskRow]]:
         """The task rows for the database after the sync: the file's rows (as written), with
@@ -322,6 +328,7 @@ class TwoWayPlanMerge:
         tasks the file keeps but the database target has not (deleted in the database,
         edited in the file: an open conflict), which stay out of the database."""
         now = {task.id: task for task in current}
+        target, file_target = merged.database_target, merged.result.file_target
         pairs = [
             (task, row)
             for task, row in zip(plan.tasks, rows, strict=True)
@@ -332,6 +339,7 @@ class TwoWayPlanMerge:
         updated = []
         for task, row in pairs:
             wanted = target.tasks[row.id]
+            row = _held_place(row, wanted, file_target.tasks.get(row.id), merged.phase_index)
             if row.parent_id is not None and row.parent_id not in kept:
                 row = dataclasses.replace(row, parent_id=wanted.parent_id)
             if (wanted.status, wanted.text) != (row.status, row.text):
@@ -354,6 +362,32 @@ class TwoWayPlanMerge:
         ]
         dropped = [row for row in rows if row.id not in target.tasks]
         return final, created, updated, deleted, dropped
+
+
+def _renamed(state: PlanState, renamed: Mapping[str, str]) -> PlanState:
+    """``state`` with the ids of ``renamed`` replaced (in keys, ids and parents)."""
+    if not renamed:
+        return state
+    tasks = {}
+    for task_id, task in state.tasks.items():
+        new_id = renamed.get(task_id, task_id)
+        parent = renamed.get(task.parent_id, task.parent_id) if task.parent_id else None
+        tasks[new_id] = dataclasses.replace(task, id=new_id, parent_id=parent)
+    return PlanState(state.meta, tasks)
+
+
+def _held_place(
+    row: TaskRow,
+    wanted: TaskState,
+    in_file: TaskState | None,
+    phase_index: Mapping[str | None, int],
+) -> TaskRow:
+    """``row`` (the task as the file was written) in the database's own place where the
+    merge keeps the two sides' places apart (an open conflict on it)."""
+    if in_file is None or in_file.place == wanted.place:
+        return row
+    phase = phase_index.get(wanted.phase, row.phase_position)
+    return dataclasses.replace(row, parent_id=wanted.parent_id, phase_position=phase)
 
 
 def _live_in_database(tasks: Sequence[StoredTask], base: PlanState) -> list[StoredTask]:
@@ -436,7 +470,7 @@ def three_way_change(
     says so, the consumed change log, the conflicts and the base."""
     plan = written.parsed.plan
     rows, created, updated, deleted, dropped = merge.database_rows(
-        plan, list(base_change.tasks), merged.database_target, state.tasks
+        plan, list(base_change.tasks), merged, state.tasks
     )
     conflicts, refreshed = merge.conflicts(merged, state.conflicts)
     model = dict(base_change.base_model)

@@ -329,3 +329,30 @@ def test_a_sub_task_added_in_the_file_under_a_task_deleted_in_sql_is_kept(root: 
     assert kept["text"] == "Sous-tâche ajoutée dans l'éditeur"
     again = root.ok("sync")
     assert (again["tasks_created"], again["written_back"]) == (0, 0)
+
+
+def test_a_task_added_on_both_sides_in_different_places_keeps_each_place_while_held(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    lines.insert(line, "  - [ ] Ajoutée des deux côtés\n")  # a sub-task in the file
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.sql(  # a top-level task of the same phase in the database
+        "INSERT INTO tasks (plan_id, phase_id, text) "
+        "SELECT plan_id, phase_id, 'Ajoutée des deux côtés' FROM tasks WHERE id = %s",
+        task["id"],
+    )
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert conflict["field"] == "place"
+    assert conflict["markdown"][1] == task["id"]
+    assert conflict["database"][1] is None
+    (added,) = root.sql("SELECT parent_id FROM tasks WHERE text = 'Ajoutée des deux côtés'")
+    assert added == (None,)  # the database keeps its own place
+    again = root.ok("sync")
+    assert (again["tasks_updated"], again["written_back"], again["conflicts_opened"]) == (0, 0, 0)
+    (same,) = root.ok("conflicts", "list", "--status", "open")
+    assert (same["markdown"], same["database"]) == (conflict["markdown"], conflict["database"])
