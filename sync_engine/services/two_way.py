@@ -287,19 +287,14 @@ class TwoWayPlanMerge:
                     resolution=_resolution(resolution),
                 )
             )
-        by_field = {(c.task_id, c.field): c.id for c in stored if c.status == "open"}
+        by_field = {(c.task_id, c.field): c for c in stored if c.status == "open"}
         refreshed = []
         for conflict in merged.result.held:
-            conflict_id = by_field.get((conflict.task_id, conflict.field))
-            if conflict_id is not None:
-                refreshed.append(
-                    (
-                        conflict_id,
-                        plain(conflict.base),
-                        plain(conflict.markdown),
-                        plain(conflict.database),
-                    )
-                )
+            found = by_field.get((conflict.task_id, conflict.field))
+            values = (plain(conflict.base), plain(conflict.markdown), plain(conflict.database))
+            if found is None or _same_values(values, (found.base, found.markdown, found.database)):
+                continue
+            refreshed.append((found.id, *values))
         return writes, refreshed
 
     @staticmethod
@@ -362,6 +357,18 @@ class TwoWayPlanMerge:
         ]
         dropped = [row for row in rows if row.id not in target.tasks]
         return final, created, updated, deleted, dropped
+
+
+def _same_values(new: Sequence[Any], old: Sequence[Any]) -> bool:
+    """Whether a held conflict's values are unchanged, a task's position aside (it only
+    orders tasks, and shifts whenever a line above it comes or goes)."""
+
+    def steady(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if key != "position"}
+        return value
+
+    return [steady(value) for value in new] == [steady(value) for value in old]
 
 
 def _renamed(state: PlanState, renamed: Mapping[str, str]) -> PlanState:
