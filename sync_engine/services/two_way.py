@@ -23,6 +23,7 @@ from sync_engine.conflicts.model import (
     PlanState,
     Resolution,
     TaskState,
+    task_value,
     with_task_value,
 )
 from sync_engine.conflicts.policy import ConflictPolicy
@@ -201,8 +202,8 @@ class TwoWayPlanMerge:
             if conflict.status == "open"
         ]
         forced = [conflict for conflict in state.conflicts if conflict.status == "resolved"]
-        forced_file, forced_database = _force(file_state, database, forced)
-        result = merge_plan(base, forced_file, forced_database, self._policy, held)
+        forced_base, forced_file, forced_database = _force(base, file_state, database, forced)
+        result = merge_plan(forced_base, forced_file, forced_database, self._policy, held)
 
         phase_index = {
             keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
@@ -430,14 +431,18 @@ def _resolution(resolution: Resolution) -> dict[str, Any]:
 
 
 def _force(
-    file: PlanState, database: PlanState, settled: Sequence[StoredConflict]
-) -> tuple[PlanState, PlanState]:
-    """Both sides with the values of conflicts a person settled, so the merge carries them
-    to both targets."""
+    base: PlanState, file: PlanState, database: PlanState, settled: Sequence[StoredConflict]
+) -> tuple[PlanState, PlanState, PlanState]:
+    """The three sides with the values of conflicts a person settled, so the merge carries
+    them to both targets. A side that still holds the value the person saw takes the
+    settled value; a side edited since keeps that newer edit, which then merges three ways
+    against the settled value with the value the person saw on that side as its base (a
+    change, not a revert: it is never lost, and may wait for a person again)."""
     if not settled:
-        return file, database
-    file_tasks, database_tasks = dict(file.tasks), dict(database.tasks)
-    file_meta, database_meta = dict(file.meta), dict(database.meta)
+        return base, file, database
+    states = (base, file, database)
+    tasks = [dict(state.tasks) for state in states]
+    metas = [dict(state.meta) for state in states]
     for conflict in settled:
         resolution = conflict.resolution or {}
         take = str(resolution.get("take"))
@@ -445,24 +450,43 @@ def _force(
         raw = sides[take] if take in sides else resolution.get("value")
         name = conflict.field or ""
         value = _from_plain(name, raw)
+        seen = (value, _from_plain(name, conflict.markdown), _from_plain(name, conflict.database))
         if conflict.task_id is None:
-            file_meta[name] = database_meta[name] = value
+            edited = [metas[i].get(name) != seen[i] for i in (1, 2)]
+            metas[0][name] = _settled_base(seen, edited)
+            for index in (1, 2):
+                if not edited[index - 1]:
+                    metas[index][name] = value
             continue
         task_id = conflict.task_id
         if name == EXISTS:
-            for tasks in (file_tasks, database_tasks):
+            for side in tasks[1:]:
                 if value is None:
-                    tasks.pop(task_id, None)
+                    side.pop(task_id, None)
                 elif isinstance(value, TaskState):
-                    tasks[task_id] = tasks.get(task_id) or value
+                    side[task_id] = side.get(task_id) or value
             continue
-        for tasks in (file_tasks, database_tasks):
-            if task_id in tasks:
-                tasks[task_id] = with_task_value(tasks[task_id], name, value)
-    return (
-        PlanState(file_meta, file_tasks),
-        PlanState(database_meta, database_tasks),
-    )
+        now = [side.get(task_id) for side in tasks]
+        edited = [now[i] is not None and task_value(now[i], name) != seen[i] for i in (1, 2)]
+        past = now[0]
+        if past is not None:
+            tasks[0][task_id] = with_task_value(past, name, _settled_base(seen, edited))
+        for index in (1, 2):
+            task = now[index]
+            if task is not None and not edited[index - 1]:
+                tasks[index][task_id] = with_task_value(task, name, value)
+    forced = [PlanState(meta, side) for meta, side in zip(metas, tasks, strict=True)]
+    return forced[0], forced[1], forced[2]
+
+
+def _settled_base(seen: Sequence[object], edited: Sequence[bool]) -> object:
+    """The base of a settled field: the value the person saw on the side edited since the
+    settling (the file's first), else the settled value (``seen[0]``)."""
+    if edited[0]:
+        return seen[1]
+    if edited[1]:
+        return seen[2]
+    return seen[0]
 
 
 def three_way_change(

@@ -359,3 +359,54 @@ def test_a_task_added_on_both_sides_in_different_places_keeps_each_place_while_h
     assert (again["tasks_updated"], again["written_back"], again["conflicts_opened"]) == (0, 0, 0)
     (same,) = root.ok("conflicts", "list", "--status", "open")
     assert (same["markdown"], same["database"]) == (conflict["markdown"], conflict["database"])
+
+
+def set_line(root: Root, line: int, old: str, new: str) -> None:
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    plan.write_text("".join(lines), encoding="utf-8")
+
+
+def test_a_status_edited_after_its_conflict_was_settled_is_not_lost(root: Root) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    set_line(root, line, "- [ ] ", "- [/] ")
+    root.ok("tasks", "update", task["id"], "--status", "cancelled")
+    root.ok("sync")
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "database")
+    set_line(root, line, "- [/] ", "- [x] ")  # the file is edited before the next sync
+    report = root.ok("sync")
+    assert report["conflicts_opened"] == 1  # the newer edit against the settled value
+    assert root.lines()[line - 1].startswith("- [x] ")
+    assert root.ok("tasks", "show", task["id"])["status"] == "cancelled"
+    (again,) = root.ok("conflicts", "list", "--status", "open")
+    assert (again["base"], again["markdown"], again["database"]) == (
+        "in_progress",
+        "done",
+        "cancelled",
+    )
+
+
+def test_a_text_edited_after_its_conflict_was_settled_merges_with_the_settled_text(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    words = task["text"].split(" ")
+    assert len(words) >= 4, task["text"]
+    file_text = " ".join([*words[:2], "fichier", *words[3:]])
+    database_text = " ".join([*words[:2], "base", *words[3:]])
+    set_line(root, line, task["text"], file_text)
+    root.ok("tasks", "update", task["id"], "--text", database_text)
+    root.ok("sync")
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert conflict["field"] == "text"
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "database")
+    set_line(root, line, file_text, file_text + " (relu)")  # edited before the next sync
+    assert root.ok("sync")["conflicts_opened"] == 0
+    merged = database_text + " (relu)"
+    assert root.lines()[line - 1] == "- [ ] " + merged
+    assert root.ok("tasks", "show", task["id"])["text"] == merged
