@@ -246,13 +246,17 @@ class SyncMachine(RuleBasedStateMachine):
         self.crashed = False
         self.structure_edited_in_database = False
         self.db = psycopg.connect(self.database_url, autocommit=True)
-        self.db.execute(
-            "TRUNCATE roots, plans, phases, sections, tasks, plan_base, change_log, "
-            "conflicts, audit_log, sync_operations CASCADE"
-        )
-        report = self.cli("sync")
-        assert report["tasks_created"] == 13, report
-        self.after_sync()
+        try:
+            self.db.execute(
+                "TRUNCATE roots, plans, phases, sections, tasks, plan_base, change_log, "
+                "conflicts, audit_log, sync_operations CASCADE"
+            )
+            report = self.cli("sync")
+            assert report["tasks_created"] == 13, report
+            self.after_sync()
+        except BaseException:
+            self.teardown()  # a machine that failed to start gets no teardown of its own
+            raise
 
     def teardown(self) -> None:
         self.db.close()
