@@ -276,8 +276,11 @@ class TwoWayPlanMerge:
         self, merged: MergePlan, stored: Sequence[StoredConflict]
     ) -> tuple[list[ConflictWrite], list[tuple[str, Any, Any, Any]]]:
         """The conflicts to record (opened, and settled by a strategy) and the open ones
-        to refresh with their current values."""
-        writes = [self._write(conflict) for conflict in merged.result.opened]
+        to refresh with their current values. A deleted-and-edited task is recorded as each
+        side holds it after this sync (its parent may have been repaired on the way)."""
+        writes = [
+            self._write(_as_written(conflict, merged.result)) for conflict in merged.result.opened
+        ]
         for conflict, resolution in merged.result.settled:
             strategy = self._policy.strategy_for(conflict.type)
             writes.append(
@@ -290,7 +293,8 @@ class TwoWayPlanMerge:
             )
         by_field = {(c.task_id, c.field): c for c in stored if c.status == "open"}
         refreshed = []
-        for conflict in merged.result.held:
+        for held in merged.result.held:
+            conflict = _as_written(held, merged.result)
             found = by_field.get((conflict.task_id, conflict.field))
             values = (plain(conflict.base), plain(conflict.markdown), plain(conflict.database))
             if found is None or _same_values(values, (found.base, found.markdown, found.database)):
@@ -358,6 +362,18 @@ class TwoWayPlanMerge:
         ]
         dropped = [row for row in rows if row.id not in target.tasks]
         return final, created, updated, deleted, dropped
+
+
+def _as_written(conflict: Conflict, result: MergeResult) -> Conflict:
+    """An ``exists`` conflict with each side's task as that side's target holds it."""
+    if conflict.field != EXISTS or conflict.task_id is None:
+        return conflict
+    task_id = conflict.task_id
+    return dataclasses.replace(
+        conflict,
+        markdown=result.file_target.tasks.get(task_id) if conflict.markdown else None,
+        database=result.database_target.tasks.get(task_id) if conflict.database else None,
+    )
 
 
 def _same_values(new: Sequence[Any], old: Sequence[Any]) -> bool:

@@ -410,3 +410,21 @@ def test_a_text_edited_after_its_conflict_was_settled_merges_with_the_settled_te
     merged = database_text + " (relu)"
     assert root.lines()[line - 1] == "- [ ] " + merged
     assert root.ok("tasks", "show", task["id"])["text"] == merged
+
+
+def test_a_sub_task_edited_in_the_file_under_a_task_deleted_in_sql_waits_as_written(
+    root: Root,
+) -> None:
+    line = parent_line(root)
+    parent = root.task_at(line)
+    child = root.task_at(line + 1)
+    set_line(root, line + 1, "  - [x] ", "  - [/] ")
+    root.sql("DELETE FROM tasks WHERE id = %s", parent["id"])
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["task_id"], conflict["field"]) == (child["id"], "exists")
+    assert root.lines()[line - 1].startswith("- [/] ")  # kept, one level out
+    assert conflict["markdown"]["parent_id"] is None  # as the file now holds it
+    again = root.ok("sync")
+    assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
+    assert root.ok("conflicts", "list", "--status", "open") == [conflict]
