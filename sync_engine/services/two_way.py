@@ -23,8 +23,6 @@ from sync_engine.conflicts.model import (
     PlanState,
     Resolution,
     TaskState,
-    task_value,
-    with_task_value,
 )
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
@@ -41,6 +39,7 @@ from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus,
 from sync_engine.rendering.renderer import apply_edits
 from sync_engine.services.analysis import Analysis
 from sync_engine.services.matching import match_tasks
+from sync_engine.services.sides import live_in_database, settled_sides
 from sync_engine.services.snapshot import content_changed, task_rows
 
 __all__ = [
@@ -88,14 +87,6 @@ def plain(value: object) -> Any:
         return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return [plain(item) for item in value]
-    return value
-
-
-def _from_plain(field_name: str, value: Any) -> object:
-    if field_name == "place" and isinstance(value, list):
-        return (value[0], value[1])
-    if field_name == EXISTS and isinstance(value, dict):
-        return TaskState(**value)
     return value
 
 
@@ -193,7 +184,7 @@ class TwoWayPlanMerge:
                 task.id: TaskState(
                     task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
                 )
-                for i, task in enumerate(_live_in_database(state.tasks, base))
+                for i, task in enumerate(live_in_database(state.tasks, base))
             },
         )
         held = [
@@ -202,7 +193,9 @@ class TwoWayPlanMerge:
             if conflict.status == "open"
         ]
         forced = [conflict for conflict in state.conflicts if conflict.status == "resolved"]
-        forced_base, forced_file, forced_database = _force(base, file_state, database, forced)
+        forced_base, forced_file, forced_database = settled_sides(
+            base, file_state, database, forced
+        )
         result = merge_plan(forced_base, forced_file, forced_database, self._policy, held)
 
         phase_index = {
@@ -414,27 +407,6 @@ def _held_place(
     return dataclasses.replace(row, parent_id=wanted.parent_id, phase_position=phase)
 
 
-def _live_in_database(tasks: Sequence[StoredTask], base: PlanState) -> list[StoredTask]:
-    """The database's tasks without the sub-tasks of tasks deleted there: deleting a task
-    deletes its sub-tasks (docs/database.md), whereas the rows stay, their parent gone
-    (``DELETE``: the key set to NULL) or a tombstone (``deleted_at``)."""
-    live = {task.id for task in tasks}
-    gone = {task_id for task_id in base.tasks if task_id not in live}
-    changed = True
-    while changed:
-        changed = False
-        for task in tasks:
-            if task.id in gone:
-                continue
-            parent = task.parent_id
-            if parent is None and task.id in base.tasks:
-                parent = base.tasks[task.id].parent_id  # as it was, if the key was cleared
-            if parent is not None and (parent in gone or parent not in live):
-                gone.add(task.id)
-                changed = True
-    return [task for task in tasks if task.id not in gone]
-
-
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:
     if index is None:
         return None
@@ -444,65 +416,6 @@ def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:
 
 def _resolution(resolution: Resolution) -> dict[str, Any]:
     return {"take": resolution.take, "value": plain(resolution.value)}
-
-
-def _force(
-    base: PlanState, file: PlanState, database: PlanState, settled: Sequence[StoredConflict]
-) -> tuple[PlanState, PlanState, PlanState]:
-    """The three sides with the values of conflicts a person settled, so the merge carries
-    them to both targets. A side that still holds the value the person saw takes the
-    settled value; a side edited since keeps that newer edit, which then merges three ways
-    against the settled value with the value the person saw on that side as its base (a
-    change, not a revert: it is never lost, and may wait for a person again)."""
-    if not settled:
-        return base, file, database
-    states = (base, file, database)
-    tasks = [dict(state.tasks) for state in states]
-    metas = [dict(state.meta) for state in states]
-    for conflict in settled:
-        resolution = conflict.resolution or {}
-        take = str(resolution.get("take"))
-        sides = {"markdown": conflict.markdown, "database": conflict.database}
-        raw = sides[take] if take in sides else resolution.get("value")
-        name = conflict.field or ""
-        value = _from_plain(name, raw)
-        seen = (value, _from_plain(name, conflict.markdown), _from_plain(name, conflict.database))
-        if conflict.task_id is None:
-            edited = [metas[i].get(name) != seen[i] for i in (1, 2)]
-            metas[0][name] = _settled_base(seen, edited)
-            for index in (1, 2):
-                if not edited[index - 1]:
-                    metas[index][name] = value
-            continue
-        task_id = conflict.task_id
-        if name == EXISTS:
-            for side in tasks[1:]:
-                if value is None:
-                    side.pop(task_id, None)
-                elif isinstance(value, TaskState):
-                    side[task_id] = side.get(task_id) or value
-            continue
-        now = [side.get(task_id) for side in tasks]
-        edited = [now[i] is not None and task_value(now[i], name) != seen[i] for i in (1, 2)]
-        past = now[0]
-        if past is not None:
-            tasks[0][task_id] = with_task_value(past, name, _settled_base(seen, edited))
-        for index in (1, 2):
-            task = now[index]
-            if task is not None and not edited[index - 1]:
-                tasks[index][task_id] = with_task_value(task, name, value)
-    forced = [PlanState(meta, side) for meta, side in zip(metas, tasks, strict=True)]
-    return forced[0], forced[1], forced[2]
-
-
-def _settled_base(seen: Sequence[object], edited: Sequence[bool]) -> object:
-    """The base of a settled field: the value the person saw on the side edited since the
-    settling (the file's first), else the settled value (``seen[0]``)."""
-    if edited[0]:
-        return seen[1]
-    if edited[1]:
-        return seen[2]
-    return seen[0]
 
 
 def three_way_change(
