@@ -32,9 +32,11 @@ def from_plain(field_name: str, value: Any) -> object:
 
 
 def live_in_database(tasks: Sequence[StoredTask], base: PlanState) -> list[StoredTask]:
-    """The database's tasks without the sub-tasks of tasks deleted there: deleting a task
-    deletes its sub-tasks (docs/database.md), whereas the rows stay, their parent gone
-    (``DELETE``: the key set to NULL) or a tombstone (``deleted_at``)."""
+    """The database's tasks without the sub-tasks of tasks deleted there since the last
+    sync: deleting a task deletes its sub-tasks (docs/database.md), whereas the rows stay,
+    their parent gone (``DELETE``: the key set to NULL) or a tombstone (``deleted_at``).
+    A parent deleted before (a task kept by an open conflict under a task both sides
+    deleted) deletes nothing."""
     live = {task.id for task in tasks}
     gone = {task_id for task_id in base.tasks if task_id not in live}
     changed = True
@@ -46,7 +48,7 @@ def live_in_database(tasks: Sequence[StoredTask], base: PlanState) -> list[Store
             parent = task.parent_id
             if parent is None and task.id in base.tasks:
                 parent = base.tasks[task.id].parent_id  # as it was, if the key was cleared
-            if parent is not None and (parent in gone or parent not in live):
+            if parent in gone:
                 gone.add(task.id)
                 changed = True
     return [task for task in tasks if task.id not in gone]

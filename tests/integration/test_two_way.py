@@ -428,3 +428,26 @@ def test_a_sub_task_edited_in_the_file_under_a_task_deleted_in_sql_waits_as_writ
     again = root.ok("sync")
     assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
     assert root.ok("conflicts", "list", "--status", "open") == [conflict]
+
+
+def test_a_sub_task_edited_in_sql_under_a_task_deleted_in_the_file_stays_in_the_database(
+    root: Root,
+) -> None:
+    line = parent_line(root)
+    child = root.task_at(line + 1)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    end = next(i for i in range(line, len(lines)) if not lines[i].startswith("  "))
+    del lines[line - 1 : end]  # the task and its sub-tasks, as a person deletes a block
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.ok("tasks", "update", child["id"], "--status", "in_progress")
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["task_id"], conflict["field"], conflict["markdown"]) == (
+        child["id"],
+        "exists",
+        None,
+    )
+    again = root.ok("sync")
+    assert (again["tasks_deleted"], again["written_back"], again["conflicts_opened"]) == (0, 0, 0)
+    assert root.ok("tasks", "show", child["id"])["status"] == "in_progress"
