@@ -451,3 +451,31 @@ def test_a_sub_task_edited_in_sql_under_a_task_deleted_in_the_file_stays_in_the_
     again = root.ok("sync")
     assert (again["tasks_deleted"], again["written_back"], again["conflicts_opened"]) == (0, 0, 0)
     assert root.ok("tasks", "show", child["id"])["status"] == "in_progress"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="moves are not written to files: a place settled to the database's value stays "
+    "the file's, and the database takes the file's",
+)
+def test_a_place_settled_to_the_database_reaches_the_file(root: Root) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    lines.insert(line, "  - [ ] Ajoutée des deux côtés\n")  # a sub-task in the file
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.sql(  # a top-level task of the same phase in the database
+        "INSERT INTO tasks (plan_id, phase_id, text) "
+        "SELECT plan_id, phase_id, 'Ajoutée des deux côtés' FROM tasks WHERE id = %s",
+        task["id"],
+    )
+    root.ok("sync")
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "database")
+    root.ok("sync")
+    assert "- [ ] Ajoutée des deux côtés" in root.lines()  # top level, as settled
+    (added,) = root.sql(
+        "SELECT parent_id FROM tasks WHERE text = 'Ajoutée des deux côtés' AND deleted_at IS NULL"
+    )
+    assert added == (None,)
