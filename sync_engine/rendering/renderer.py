@@ -213,13 +213,17 @@ def _house_style(plan: Plan, doc: _Document) -> tuple[str, str]:
 
 def _delete(doc: _Document, plan: Plan, edit: DeleteTask) -> None:
     task = _task(plan, edit.line)
-    lines = set(range(task.line, task.end_line + 1))
-    if not edit.with_subtasks:
-        for sub in plan.tasks:
-            if task.line < sub.line <= task.end_line:
-                lines -= set(range(sub.line, sub.end_line + 1))
-        lines = {n for n in lines if n == task.line or line_body(doc.lines[n - 1]).strip()}
-    doc.deleted.update(lines)
+    children = [other for other in plan.tasks if other.parent == task.index]
+    if not edit.keep_subtasks or not children:
+        doc.deleted.update(range(task.line, task.end_line + 1))
+        return
+    first = children[0]
+    doc.deleted.update(range(task.line, first.line))
+    delta = task.indent - first.indent
+    for number in range(first.line, task.end_line + 1):
+        line = doc.current(number)
+        (body,) = _reindent([line_body(line)], delta)
+        doc.replaced[number] = body + line_ending(line)
 
 
 def _reindent(bodies: list[str], delta: int) -> list[str]:

@@ -23,7 +23,6 @@ from sync_engine.conflicts.model import (
     PlanState,
     Resolution,
     TaskState,
-    with_task_value,
 )
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
@@ -43,6 +42,7 @@ from sync_engine.rendering.renderer import RenderError, apply_edits
 from sync_engine.services.analysis import Analysis
 from sync_engine.services.database_side import database_side
 from sync_engine.services.matching import match_tasks
+from sync_engine.services.sides import settled_sides
 from sync_engine.services.snapshot import content_changed, task_rows
 
 __all__ = [
@@ -68,6 +68,7 @@ class MergePlan:
     file_ids: list[str]  # the id of each task of the file as read, by index
     database_target: PlanState
     forced: list[str] = field(default_factory=list)  # conflict ids applied by this sync
+    phase_index: dict[str | None, int] = field(default_factory=dict)  # phase key → index
 
     def diff(self, path: str, old: bytes) -> str:
         """A unified diff of the file change (empty when none)."""
@@ -89,14 +90,6 @@ def plain(value: object) -> Any:
         return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return [plain(item) for item in value]
-    return value
-
-
-def _from_plain(field_name: str, value: Any) -> object:
-    if field_name == "place" and isinstance(value, list):
-        return (value[0], value[1])
-    if field_name == EXISTS and isinstance(value, dict):
-        return TaskState(**value)
     return value
 
 
@@ -200,10 +193,19 @@ class TwoWayPlanMerge:
             if conflict.status == "open"
         ]
         forced = [conflict for conflict in state.conflicts if conflict.status == "resolved"]
-        forced_file, forced_database = _force(file_state, database, forced)
-        result = merge_plan(base, forced_file, forced_database, self._policy, held)
+        forced_base, forced_file, forced_database = settled_sides(
+            base, file_state, database, forced
+        )
+        result = merge_plan(forced_base, forced_file, forced_database, self._policy, held)
 
-        edits = self._file_edits(plan, ids, file_state, result.file_target, keys)
+        phase_index = {
+            keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
+        }
+        # A task new on both sides is one task under the database's id (``renamed``).
+        file_ids = [result.renamed.get(task_id, task_id) for task_id in ids]
+        edits = self._file_edits(
+            plan, file_ids, _renamed(file_state, result.renamed), result.file_target, phase_index
+        )
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
@@ -213,9 +215,10 @@ class TwoWayPlanMerge:
             new_content=new_content,
             edits=edits,
             result=result,
-            file_ids=[result.renamed.get(task_id, task_id) for task_id in ids],
+            file_ids=file_ids,
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
+            phase_index=phase_index,
         )
 
     def _check_reads_back(self, path: str, content: bytes, expected: int) -> None:
@@ -237,30 +240,29 @@ class TwoWayPlanMerge:
         ids: Sequence[str],
         actual: PlanState,
         target: PlanState,
-        keys: _PhaseKeys,
+        phase_index: Mapping[str | None, int],
     ) -> list[Edit]:
         edits: list[Edit] = []
         line_of = {ids[task.index]: task.line for task in plan.tasks}
+        # A task the file loses may have sub-tasks it keeps (added or edited there): only
+        # the task's own lines go.
+        keeps: set[str] = set()
+        for task_id in actual.tasks:
+            if task_id not in target.tasks:
+                continue
+            parent = actual.tasks[task_id].parent_id
+            while parent is not None and parent not in keeps and parent in actual.tasks:
+                keeps.add(parent)
+                parent = actual.tasks[parent].parent_id
         for task_id, now in actual.tasks.items():
             wanted = target.tasks.get(task_id)
             if wanted is None:
-                task = plan.task_at_line(line_of[task_id])
-                assert task is not None
-                # Sub-tasks the file keeps (a new one, one held by a conflict) keep their lines.
-                kept = any(
-                    ids[sub.index] in target.tasks
-                    for sub in plan.tasks
-                    if task.line < sub.line <= task.end_line
-                )
-                edits.append(DeleteTask(task.line, with_subtasks=not kept))
+                edits.append(DeleteTask(line_of[task_id], keep_subtasks=task_id in keeps))
                 continue
             if wanted.status != now.status:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
-        phase_index = {
-            keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
-        }
         # The last task so far (in the target's order) the file has at each place.
         last_at: dict[tuple[str | None, str | None], str] = {}
         anchor: str | None = None  # the last task so far the file has, anywhere
@@ -279,8 +281,11 @@ class TwoWayPlanMerge:
         self, merged: MergePlan, stored: Sequence[StoredConflict]
     ) -> tuple[list[ConflictWrite], list[tuple[str, Any, Any, Any]]]:
         """The conflicts to record (opened, and settled by a strategy) and the open ones
-        to refresh with their current values."""
-        writes = [self._write(conflict) for conflict in merged.result.opened]
+        to refresh with their current values. A deleted-and-edited task is recorded as each
+        side holds it after this sync (its parent may have been repaired on the way)."""
+        writes = [
+            self._write(_as_written(conflict, merged.result)) for conflict in merged.result.opened
+        ]
         for conflict, resolution in merged.result.settled:
             strategy = self._policy.strategy_for(conflict.type)
             writes.append(
@@ -291,19 +296,15 @@ class TwoWayPlanMerge:
                     resolution=_resolution(resolution),
                 )
             )
-        by_field = {(c.task_id, c.field): c.id for c in stored if c.status == "open"}
+        by_field = {(c.task_id, c.field): c for c in stored if c.status == "open"}
         refreshed = []
-        for conflict in merged.result.held:
-            conflict_id = by_field.get((conflict.task_id, conflict.field))
-            if conflict_id is not None:
-                refreshed.append(
-                    (
-                        conflict_id,
-                        plain(conflict.base),
-                        plain(conflict.markdown),
-                        plain(conflict.database),
-                    )
-                )
+        for held in merged.result.held:
+            conflict = _as_written(held, merged.result)
+            found = by_field.get((conflict.task_id, conflict.field))
+            values = (plain(conflict.base), plain(conflict.markdown), plain(conflict.database))
+            if found is None or _same_values(values, (found.base, found.markdown, found.database)):
+                continue
+            refreshed.append((found.id, *values))
         return writes, refreshed
 
     @staticmethod
@@ -323,17 +324,30 @@ class TwoWayPlanMerge:
         self,
         plan: Plan,
         rows: list[TaskRow],
-        target: PlanState,
+        merged: MergePlan,
         current: Sequence[StoredTask],
-    ) -> tuple[list[TaskRow], list[str], list[str], list[str]]:
+    ) -> tuple[list[TaskRow], list[str], list[str], list[str], list[TaskRow]]:
         """The task rows for the database after the sync: the file's rows (as written), with
         the database's own values where the merge left the database different (held
-        conflicts). Returns the rows and the created, updated and deleted ids."""
+        conflicts). Returns the rows, the created, updated and deleted ids, and the rows of
+        tasks the file keeps but the database target has not (deleted in the database,
+        edited in the file: an open conflict), which stay out of the database."""
         now = {task.id: task for task in current}
+        target, file_target = merged.database_target, merged.result.file_target
+        pairs = [
+            (task, row)
+            for task, row in zip(plan.tasks, rows, strict=True)
+            if row.id in target.tasks
+        ]
+        kept = {row.id for _, row in pairs}
         final = []
-        for row in rows:
-            wanted = target.tasks.get(row.id)
-            if wanted is not None and (wanted.status, wanted.text) != (row.status, row.text):
+        updated = []
+        for task, row in pairs:
+            wanted = target.tasks[row.id]
+            row = _held_place(row, wanted, file_target.tasks.get(row.id), merged.phase_index)
+            if row.parent_id is not None and row.parent_id not in kept:
+                row = dataclasses.replace(row, parent_id=wanted.parent_id)
+            if (wanted.status, wanted.text) != (row.status, row.text):
                 row = dataclasses.replace(
                     row,
                     status=wanted.status,
@@ -341,20 +355,68 @@ class TwoWayPlanMerge:
                     text=wanted.text,
                 )
             final.append(row)
+            old = now.get(row.id)
+            if old is not None and (
+                content_changed(row, old, _phase_key(plan, task.phase)) or old.char != row.char
+            ):
+                updated.append(row.id)
         written = {row.id for row in final}
         created = [row.id for row in final if row.id not in now]
-        updated = []
-        for task, row in zip(plan.tasks, final, strict=True):
-            old = now.get(row.id)
-            if old is None:
-                continue
-            key = _phase_key(plan, task.phase)
-            if content_changed(row, old, key) or old.char != row.char:
-                updated.append(row.id)
         deleted = [
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
-        return final, created, updated, deleted
+        dropped = [row for row in rows if row.id not in target.tasks]
+        return final, created, updated, deleted, dropped
+
+
+def _as_written(conflict: Conflict, result: MergeResult) -> Conflict:
+    """An ``exists`` conflict with each side's task as that side's target holds it."""
+    if conflict.field != EXISTS or conflict.task_id is None:
+        return conflict
+    task_id = conflict.task_id
+    return dataclasses.replace(
+        conflict,
+        markdown=result.file_target.tasks.get(task_id) if conflict.markdown else None,
+        database=result.database_target.tasks.get(task_id) if conflict.database else None,
+    )
+
+
+def _same_values(new: Sequence[Any], old: Sequence[Any]) -> bool:
+    """Whether a held conflict's values are unchanged, a task's position aside (it only
+    orders tasks, and shifts whenever a line above it comes or goes)."""
+
+    def steady(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if key != "position"}
+        return value
+
+    return [steady(value) for value in new] == [steady(value) for value in old]
+
+
+def _renamed(state: PlanState, renamed: Mapping[str, str]) -> PlanState:
+    """``state`` with the ids of ``renamed`` replaced (in keys, ids and parents)."""
+    if not renamed:
+        return state
+    tasks = {}
+    for task_id, task in state.tasks.items():
+        new_id = renamed.get(task_id, task_id)
+        parent = renamed.get(task.parent_id, task.parent_id) if task.parent_id else None
+        tasks[new_id] = dataclasses.replace(task, id=new_id, parent_id=parent)
+    return PlanState(state.meta, tasks)
+
+
+def _held_place(
+    row: TaskRow,
+    wanted: TaskState,
+    in_file: TaskState | None,
+    phase_index: Mapping[str | None, int],
+) -> TaskRow:
+    """``row`` (the task as the file was written) in the database's own place where the
+    merge keeps the two sides' places apart (an open conflict on it)."""
+    if in_file is None or in_file.place == wanted.place:
+        return row
+    phase = phase_index.get(wanted.phase, row.phase_position)
+    return dataclasses.replace(row, parent_id=wanted.parent_id, phase_position=phase)
 
 
 def _same_fields(past: TaskState, now: TaskState) -> bool:
@@ -401,42 +463,6 @@ def _resolution(resolution: Resolution) -> dict[str, Any]:
     return {"take": resolution.take, "value": plain(resolution.value)}
 
 
-def _force(
-    file: PlanState, database: PlanState, settled: Sequence[StoredConflict]
-) -> tuple[PlanState, PlanState]:
-    """Both sides with the values of conflicts a person settled, so the merge carries them
-    to both targets."""
-    if not settled:
-        return file, database
-    file_tasks, database_tasks = dict(file.tasks), dict(database.tasks)
-    file_meta, database_meta = dict(file.meta), dict(database.meta)
-    for conflict in settled:
-        resolution = conflict.resolution or {}
-        take = str(resolution.get("take"))
-        sides = {"markdown": conflict.markdown, "database": conflict.database}
-        raw = sides[take] if take in sides else resolution.get("value")
-        name = conflict.field or ""
-        value = _from_plain(name, raw)
-        if conflict.task_id is None:
-            file_meta[name] = database_meta[name] = value
-            continue
-        task_id = conflict.task_id
-        if name == EXISTS:
-            for tasks in (file_tasks, database_tasks):
-                if value is None:
-                    tasks.pop(task_id, None)
-                elif isinstance(value, TaskState):
-                    tasks[task_id] = tasks.get(task_id) or value
-            continue
-        for tasks in (file_tasks, database_tasks):
-            if task_id in tasks:
-                tasks[task_id] = with_task_value(tasks[task_id], name, value)
-    return (
-        PlanState(file_meta, file_tasks),
-        PlanState(database_meta, database_tasks),
-    )
-
-
 def three_way_change(
     merge: TwoWayPlanMerge,
     merged: MergePlan,
@@ -448,8 +474,8 @@ def three_way_change(
     made by the files → database code) with the database's own values kept where the merge
     says so, the consumed change log, the conflicts and the base."""
     plan = written.parsed.plan
-    rows, created, updated, deleted = merge.database_rows(
-        plan, list(base_change.tasks), merged.database_target, state.tasks
+    rows, created, updated, deleted, dropped = merge.database_rows(
+        plan, list(base_change.tasks), merged, state.tasks
     )
     conflicts, refreshed = merge.conflicts(merged, state.conflicts)
     model = dict(base_change.base_model)
@@ -468,6 +494,7 @@ def three_way_change(
         conflicts=conflicts,
         refreshed=refreshed,
         applied=list(merged.forced),
+        tombstones=dropped,
     )
 
 
