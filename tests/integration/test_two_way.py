@@ -356,11 +356,14 @@ def test_a_subtask_edited_in_the_file_keeps_its_line_when_the_database_deletes_i
     assert report["conflicts_opened"] == 1
     (conflict,) = root.ok("conflicts", "list", "--status", "open")
     assert (conflict["type"], conflict["field"]) == ("structure_change", "exists")
-    # The parent's line goes with its untouched sub-task; the edited one stays, as edited.
-    assert root.lines() == before[:54] + before[55:56] + before[57:]
+    # The parent's line goes with its untouched sub-task; the edited one stays, as edited,
+    # moved out one level (under the parent's parent, as in the database).
+    kept = before[55].removeprefix("  ")
+    assert kept.startswith("- [x] **2.2.3.1**")
+    assert root.lines() == [*before[:54], kept, *before[57:]]
     again = root.ok("sync")
     assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
-    assert root.lines() == before[:54] + before[55:56] + before[57:]
+    assert root.lines() == [*before[:54], kept, *before[57:]]
 
 
 def test_a_text_written_with_inline_fields_keeps_the_tasks_identity(root: Root) -> None:
