@@ -247,6 +247,12 @@ class TaskText:
     fields: InlineFields
 
 
+# Most tasks have no inline field: they share one value (fewer objects, smaller pickles).
+_NO_FIELDS = InlineFields()
+# A character every ID and field form above has; a text without any has none of them.
+_MARKUP = re.compile("[🆔<{^📅🗓⏳🛫✅➕🔺⏫🔼🔽⏬⛔\\[(#]")
+
+
 def analyse_task_text(text: str) -> TaskText:
     """Split a task's text into its label, explicit ID, inline fields and bare title."""
     rest = text
@@ -255,6 +261,8 @@ def analyse_task_text(text: str) -> TaskText:
     if label_match is not None:
         label = (label_match["bold"] or label_match["label"]).rstrip(".") or None
         rest = rest[label_match.end() :]
+    if _MARKUP.search(rest) is None:  # most tasks: plain words, nothing more to look for
+        return TaskText(title=_title(rest), label=label, explicit_id=None, fields=_NO_FIELDS)
     explicit_id = None
     for pattern in _ID_PATTERNS:
         id_match = pattern.search(rest)
@@ -288,6 +296,8 @@ def analyse_task_text(text: str) -> TaskText:
         rest = rest[: estimate_match.start()] + " " + rest[estimate_match.end() :]
     tags = tuple(dict.fromkeys(match["tag"] for match in _TAG.finditer(rest)))
     rest = _TAG.sub(" ", rest)
+    if not (values or tags or depends):
+        return TaskText(title=_title(rest), label=label, explicit_id=explicit_id, fields=_NO_FIELDS)
     fields = InlineFields(
         priority=values.get("priority"),
         due=values.get("due"),
@@ -299,5 +309,8 @@ def analyse_task_text(text: str) -> TaskText:
         tags=tags,
         depends_on=tuple(depends),
     )
-    title = _SPACE_RUN.sub(" ", rest).strip()
-    return TaskText(title=title, label=label, explicit_id=explicit_id, fields=fields)
+    return TaskText(title=_title(rest), label=label, explicit_id=explicit_id, fields=fields)
+
+
+def _title(rest: str) -> str:
+    return _SPACE_RUN.sub(" ", rest).strip()

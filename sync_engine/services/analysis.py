@@ -13,7 +13,9 @@ connection pool and its threads) and build their own validator from a picklable 
 from __future__ import annotations
 
 import copyreg
+import dataclasses
 import multiprocessing
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from sync_engine.domain.model import InlineFields, Phase, PlanFlags, Section, SourceInfo, Task
 from sync_engine.domain.status import StatusTable
 from sync_engine.parsing.incremental import reparse_checkboxes
 from sync_engine.parsing.parser import ParseResult, parse_plan
@@ -52,6 +55,18 @@ def _mapping_proxy(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
 
 # The model keeps read-only mappings; they cross to and from workers as plain dicts.
 copyreg.pickle(MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
+
+
+def _pickle_by_fields(cls: type[Any]) -> None:
+    """Pickle a frozen dataclass as its constructor and field values: a third of the time of
+    the default (state dict, then a set per field on load) for the thousands of tasks a cold
+    sync sends back from workers."""
+    values = operator.attrgetter(*(item.name for item in dataclasses.fields(cls)))
+    copyreg.pickle(cls, lambda instance: (cls, values(instance)))
+
+
+for _model_class in (Task, InlineFields, Phase, Section, SourceInfo, PlanFlags):
+    _pickle_by_fields(_model_class)
 
 
 # -- worker side ------------------------------------------------------------------------------

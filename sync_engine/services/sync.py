@@ -59,7 +59,7 @@ _MIN_GUARDED_DELETIONS = 3
 # Changed files are read and parsed this many at a time (bounds the memory of a cold sync).
 _READ_WINDOW = 512
 # Plan changes are written to the store in batches of about this many tasks.
-_BATCH_TASKS = 20_000
+_BATCH_TASKS = 5_000
 
 
 # A file that shrank and was written less than this long ago is read again after a pause

@@ -781,6 +781,44 @@ def test_a_batch_writes_new_revived_skipped_and_updated_plans_like_one_by_one(
     assert store.apply_plan_changes(root_id, []) == []
 
 
+def test_new_plans_loaded_without_foreign_key_checks_reference_only_what_exists(
+    store: PostgresPlanStore, root_id: str, database_url: str
+) -> None:
+    batch = [plan_change(f"p{n}.md", many_tasks(40, 2), phase_titles=("A", "B")) for n in range(5)]
+    store.apply_plan_changes(root_id, batch)
+    dangling = fetch(
+        database_url,
+        "SELECT count(*) FILTER (WHERE p.id IS NULL), count(*) FILTER (WHERE h.id IS NULL),"
+        " count(*) FILTER (WHERE t.parent_id IS NOT NULL AND up.id IS NULL),"
+        " count(*) FILTER (WHERE up.plan_id <> t.plan_id OR h.plan_id <> t.plan_id), count(*)"
+        " FROM tasks t LEFT JOIN plans p ON p.id = t.plan_id"
+        " LEFT JOIN phases h ON h.id = t.phase_id LEFT JOIN tasks up ON up.id = t.parent_id",
+    )
+    assert dangling == [(0, 0, 0, 0, 200)]
+    assert fetch(database_url, "SELECT count(*) FROM change_log") == [(0,)]
+
+    stray = plan_change("stray.md", [task(0, "orphan", parent=new_id())])
+    with pytest.raises(StoreError, match=r"stray\.md: task .* has a parent"):
+        store.apply_plan_changes(root_id, [stray])
+    assert "stray.md" not in store.plan_index(root_id)
+
+
+def test_someone_elses_trigger_sees_the_rows_of_new_plans(
+    store: PostgresPlanStore, root_id: str, database_url: str
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE seen (task_id uuid);"
+            " CREATE FUNCTION remember() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN INSERT INTO seen VALUES (NEW.id); RETURN NULL; END $$;"
+            " CREATE TRIGGER remember AFTER INSERT ON tasks"
+            " FOR EACH ROW EXECUTE FUNCTION remember();"
+        )
+    batch = [plan_change(f"p{n}.md", many_tasks(10, 2), phase_titles=("A", "B")) for n in range(3)]
+    store.apply_plan_changes(root_id, batch)
+    assert fetch(database_url, "SELECT count(*) FROM seen") == [(30,)]
+
+
 def test_a_batch_is_all_or_nothing(store: PostgresPlanStore, root_id: str) -> None:
     broken = task(0, "bad", task_id="not-a-uuid")
     batch = [plan_change("a.md", [task(0, "a")]), plan_change("b.md", [broken])]

@@ -121,6 +121,13 @@ def _copy_new_plans(
     plan_ids = [next(fresh) for _ in changes]
     phase_ids = [{phase.position: next(fresh) for phase in c.phases} for c in changes]
     section_ids = [{part.position: next(fresh) for part in c.sections} for c in changes]
+    # A cold sync's rows reference only rows made here (checked next, as the foreign keys
+    # would): their checks by the server, half of its work, can be skipped.
+    for change in changes:
+        _check_parents(change)
+    skip_triggers = bool(_one_value(connection, sql["triggers_skippable"]))
+    if skip_triggers:
+        connection.execute(sql["skip_triggers"])
     cursor = connection.cursor()
     with cursor.copy(sql["copy_plans"]) as copy:
         for plan_id, change in zip(plan_ids, changes, strict=True):
@@ -146,7 +153,25 @@ def _copy_new_plans(
         for plan_id, change in zip(plan_ids, changes, strict=True):
             model = json_text(dict(change.base_model))
             copy.write_row((plan_id, change.base_content, model, change.plan.content_hash))
+    if skip_triggers:
+        connection.execute(sql["fire_triggers"])
     return plan_ids
+
+
+def _check_parents(change: PlanChange) -> None:
+    """Every parent of a new plan's task is a task of that plan."""
+    ids = {task.id for task in change.tasks}
+    for task in change.tasks:
+        if task.parent_id is not None and task.parent_id not in ids:
+            raise StoreError(
+                f"{change.plan.path}: task {task.id} has a parent ({task.parent_id}) "
+                "that is not a task of the plan"
+            )
+
+
+def _one_value(connection: Connection, query: str) -> object:
+    row = connection.execute(query).fetchone()
+    return row[0] if row is not None else None
 
 
 def _plan_copy_row(plan_id: str, root_id: str, change: PlanChange) -> tuple[object, ...]:

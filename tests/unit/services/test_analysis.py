@@ -49,7 +49,9 @@ def test_short_lists_stay_in_this_process() -> None:
 def test_a_parsed_plan_survives_pickling() -> None:
     table = StatusTable.from_mapping({"~": "blocked"})
     analyser = PlanAnalyser(functools.partial(make_validator, table), table, workers=0)
-    path, data = sample_items()[0]
-    analysis = analyser.analyse(path, data)
-    assert pickle.loads(pickle.dumps(analysis)) == analysis
+    analyses = [analyser.analyse(path, data) for path, data in sample_items()]
+    assert pickle.loads(pickle.dumps(analyses)) == analyses
     assert pickle.loads(pickle.dumps(table)) == table
+    tasks = [task for analysis in analyses for task in analysis.parsed.plan.tasks]
+    assert any(task.fields.tags or task.fields.estimate for task in tasks)
+    assert any(task.label and task.parent is not None for task in tasks)

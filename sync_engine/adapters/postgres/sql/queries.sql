@@ -37,6 +37,24 @@ INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
 -- Every write transaction of the engine starts with this; the change-log triggers read it.
 SET LOCAL sync_engine.origin = 'engine';
 
+-- name: triggers_skippable
+-- Whether brand-new plans may be loaded with triggers off (their rows reference only rows
+-- made in the same transaction, so the foreign-key checks cannot fail): as a superuser, when
+-- no one else's trigger is on these tables (the engine's own let its writes through anyway).
+SELECT current_setting('is_superuser') = 'on' AND NOT EXISTS (
+    SELECT 1
+    FROM pg_trigger
+    WHERE tgrelid = ANY (ARRAY['plans', 'phases', 'sections', 'tasks', 'plan_base']::regclass[])
+      AND NOT tgisinternal
+      AND pg_get_triggerdef(oid) NOT LIKE '%sync_engine.origin%'
+);
+
+-- name: skip_triggers
+SET LOCAL session_replication_role = replica;
+
+-- name: fire_triggers
+SET LOCAL session_replication_role = DEFAULT;
+
 -- name: begin
 -- Explicit transaction control, for transactions sent in one round trip (pipelined).
 BEGIN;
