@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sync_engine.rendering.document import RenderError
 from sync_engine.rendering.edits import (
     DeleteTask,
     Edit,
@@ -11,7 +12,7 @@ from sync_engine.rendering.edits import (
     SetStatus,
     SetText,
 )
-from sync_engine.rendering.renderer import RenderError, apply_edits
+from sync_engine.rendering.renderer import apply_edits
 
 __all__ = [
     "DeleteTask",

@@ -48,12 +48,23 @@ class DeleteTask:
 
 @dataclass(frozen=True, slots=True)
 class MoveTask:
-    """Move a task (with its sub-tasks) after the task on ``after_line``, or to the end of
-    phase ``phase`` when ``after_line`` is ``None``."""
+    """Move a task's lines, sub-tasks included, to:
+
+    * ``after_line``: right after the task starting on that line and its sub-tasks, as
+      its next sibling;
+    * ``under_line``: the task starting on that line, as its first sub-task;
+    * else phase ``phase`` (an index into ``plan.phases``; ``None``: the tasks of no phase,
+      before the first phase), at its end, or before its first task when ``first``.
+
+    The first line takes the bullet of its new neighbours (numbered on in an ordered list),
+    the other lines keep their place relative to it.
+    """
 
     line: int
     after_line: int | None = None
     phase: int | None = None
+    under_line: int | None = None
+    first: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from sync_engine.ports.records import (
 from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
 from sync_engine.rendering.renderer import apply_edits
 from sync_engine.services.analysis import Analysis
+from sync_engine.services.file_moves import move_edits
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import content_changed, task_rows
 
@@ -65,6 +66,8 @@ class MergePlan:
     file_ids: list[str]  # the id of each task of the file as read, by index
     database_target: PlanState
     forced: list[str] = field(default_factory=list)  # conflict ids applied by this sync
+    # The index in the file of each phase key it has (``None``: no phase).
+    phases: dict[str | None, int | None] = field(default_factory=dict)
 
     def diff(self, path: str, old: bytes) -> str:
         """A unified diff of the file change (empty when none)."""
@@ -191,7 +194,7 @@ class TwoWayPlanMerge:
                 task.id: TaskState(
                     task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
                 )
-                for i, task in enumerate(state.tasks)
+                for i, task in enumerate(_database_order(state.tasks, base_list))
             },
         )
         held = [
@@ -203,7 +206,11 @@ class TwoWayPlanMerge:
         forced_file, forced_database = _force(file_state, database, forced)
         result = merge_plan(base, forced_file, forced_database, self._policy, held)
 
-        edits = self._file_edits(plan, ids, file_state, result.file_target, keys)
+        phases: dict[str | None, int | None] = {None: None}
+        phases.update(
+            (keys.key(_phase_key(plan, phase.index)), phase.index) for phase in plan.phases
+        )
+        edits = self._file_edits(plan, ids, file_state, result.file_target, phases)
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
@@ -214,6 +221,7 @@ class TwoWayPlanMerge:
             file_ids=[result.renamed.get(task_id, task_id) for task_id in ids],
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
+            phases=phases,
         )
 
     def _file_edits(
@@ -222,7 +230,7 @@ class TwoWayPlanMerge:
         ids: Sequence[str],
         actual: PlanState,
         target: PlanState,
-        keys: _PhaseKeys,
+        phases: Mapping[str | None, int | None],
     ) -> list[Edit]:
         edits: list[Edit] = []
         line_of = {ids[task.index]: task.line for task in plan.tasks}
@@ -235,24 +243,23 @@ class TwoWayPlanMerge:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
-        # New tasks go after the nearest task before them that the file has, in their phase.
-        phase_index = {
-            keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
-        }
+        moves = move_edits(actual, target, line_of, phases)
+        # Moves and new tasks in document order: each goes after the nearest task before it
+        # that the file has (new tasks: in their phase), which may have moved there first.
         anchor: str | None = None
         for task_id, wanted in target.tasks.items():
             if task_id in actual.tasks:
                 anchor = task_id
+                if task_id in moves:
+                    edits.append(moves[task_id])
                 continue
-            previous = actual.tasks.get(anchor) if anchor is not None else None
+            previous = target.tasks.get(anchor) if anchor is not None else None
             if previous is not None and previous.phase == wanted.phase:
                 edits.append(
                     InsertTask(wanted.text, wanted.status, after_line=line_of[previous.id])
                 )
             else:
-                edits.append(
-                    InsertTask(wanted.text, wanted.status, phase=phase_index.get(wanted.phase))
-                )
+                edits.append(InsertTask(wanted.text, wanted.status, phase=phases.get(wanted.phase)))
         return edits
 
     def conflicts(
@@ -305,10 +312,14 @@ class TwoWayPlanMerge:
         rows: list[TaskRow],
         target: PlanState,
         current: Sequence[StoredTask],
+        held_places: Collection[str] = (),
+        phases: Mapping[str | None, int | None] | None = None,
     ) -> tuple[list[TaskRow], list[str], list[str], list[str]]:
         """The task rows for the database after the sync: the file's rows (as written), with
         the database's own values where the merge left the database different (held
-        conflicts). Returns the rows and the created, updated and deleted ids."""
+        conflicts; the tasks of ``held_places`` keep their phase — by its index in the file,
+        ``phases`` —, parent and order of the database). Returns the rows and the created,
+        updated and deleted ids."""
         now = {task.id: task for task in current}
         final = []
         for row in rows:
@@ -321,20 +332,61 @@ class TwoWayPlanMerge:
                     text=wanted.text,
                 )
             final.append(row)
+        if held_places:
+            final = _with_places(final, target, held_places, phases or {})
         written = {row.id for row in final}
         created = [row.id for row in final if row.id not in now]
         updated = []
-        for task, row in zip(plan.tasks, final, strict=True):
+        for row in final:
             old = now.get(row.id)
             if old is None:
                 continue
-            key = _phase_key(plan, task.phase)
+            key = _phase_key(plan, row.phase_position)
             if content_changed(row, old, key) or old.char != row.char:
                 updated.append(row.id)
         deleted = [
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
         return final, created, updated, deleted
+
+
+def _with_places(
+    rows: list[TaskRow],
+    target: PlanState,
+    held: Collection[str],
+    phases: Mapping[str | None, int | None],
+) -> list[TaskRow]:
+    """``rows`` with the tasks of ``held`` where ``target`` puts them: its phase and parent,
+    and the position of the task that follows it there (the database puts a task placed
+    at a taken position first; at the end: after the last)."""
+    position = {row.id: row.position for row in rows}
+    order = list(target.tasks)
+    following = {
+        task_id: next((later for later in order[index + 1 :] if later in position), None)
+        for index, task_id in enumerate(order)
+        if task_id in held
+    }
+    placed = []
+    for row in rows:
+        wanted = target.tasks.get(row.id)
+        if row.id in following and wanted is not None:
+            after = following[row.id]
+            row = dataclasses.replace(
+                row,
+                phase_position=phases.get(wanted.phase),
+                parent_id=wanted.parent_id,
+                position=position[after] if after is not None else len(rows),
+            )
+        placed.append(row)
+    return placed
+
+
+def _database_order(tasks: Sequence[StoredTask], base: Sequence[StoredTask]) -> list[StoredTask]:
+    """The database's tasks in document order: by position, and at one position a task
+    another program placed there (a new task, or one given a new position) before the task
+    that was there (docs/database.md)."""
+    was = {task.id: index for index, task in enumerate(base)}
+    return sorted(tasks, key=lambda task: (task.position, was.get(task.id) == task.position))
 
 
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:
@@ -396,7 +448,12 @@ def three_way_change(
     says so, the consumed change log, the conflicts and the base."""
     plan = written.parsed.plan
     rows, created, updated, deleted = merge.database_rows(
-        plan, list(base_change.tasks), merged.database_target, state.tasks
+        plan,
+        list(base_change.tasks),
+        merged.database_target,
+        state.tasks,
+        _held_places(merged),
+        merged.phases,
     )
     conflicts, refreshed = merge.conflicts(merged, state.conflicts)
     model = dict(base_change.base_model)
@@ -416,6 +473,15 @@ def three_way_change(
         refreshed=refreshed,
         applied=list(merged.forced),
     )
+
+
+def _held_places(merged: MergePlan) -> set[str]:
+    """The tasks whose place an open conflict holds."""
+    return {
+        conflict.task_id
+        for conflict in (*merged.result.held, *merged.result.opened)
+        if conflict.field == "place" and conflict.task_id is not None
+    }
 
 
 def _kept_base_tasks(state: PlanSyncState, merged: MergePlan, in_file: set[str]) -> list[list[Any]]:
@@ -445,7 +511,7 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
                 id=task_id,
                 position=wanted.position,
                 parent_id=wanted.parent_id,
-                phase_key=_phase_key(plan, task.phase),
+                phase_key=_phase_key(plan, merged.phases.get(wanted.phase, task.phase)),
                 text=wanted.text,
                 title=task.title if wanted.text == task.text else wanted.text,
                 status=wanted.status,

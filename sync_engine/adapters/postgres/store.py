@@ -433,6 +433,66 @@ class PostgresPlanStore:
                 raise NotFoundError(f"no live task {task_id}")
             self._audit(connection, actor, "task.delete", task_id, {})
 
+    def move_task(
+        self,
+        task_id: str,
+        *,
+        after: str | None = None,
+        parent: str | None = None,
+        phase: int | None = None,
+        actor: str = "cli",
+    ) -> None:
+        """Move a live task with its sub-tasks: right after the task ``after`` (at its level),
+        as the last sub-task of ``parent``, at the end of phase number ``phase``, or (none of
+        them) to the end of its phase as a top-level task. The next sync moves its lines.
+
+        Raises:
+            ConflictHeldError: an open conflict holds the task's place.
+            NotFoundError: no such live task, task of the same plan to go after or under, or
+                phase.
+            StoreError: the place is under the task itself or one of its sub-tasks.
+        """
+        sql = queries()
+        with self._edit(actor) as connection:
+            self._check_fields(connection, task_id, {"place"})
+            found = connection.execute(sql["live_task_place"], {"id": task_id}).fetchone()
+            if found is None:
+                raise NotFoundError(f"no live task {task_id}")
+            plan_id, phase_id = str(found[0]), found[1]
+            params: dict[str, Any] = {"id": task_id, "parent_id": None, "position": None}
+            end_position: int | None = None
+            if after is not None:
+                anchor = connection.execute(
+                    sql["move_anchor"], {"id": after, "task_id": task_id}
+                ).fetchone()
+                if anchor is None or str(anchor[0]) != plan_id:
+                    raise NotFoundError(f"no live task {after} in the plan of task {task_id}")
+                phase_id, params["parent_id"], end_position = anchor[1], anchor[2], anchor[3]
+                params["position"] = end_position
+            elif parent is not None:
+                anchor = connection.execute(sql["live_task_place"], {"id": parent}).fetchone()
+                if anchor is None or str(anchor[0]) != plan_id:
+                    raise NotFoundError(f"no live task {parent} in the plan of task {task_id}")
+                phase_id, params["parent_id"] = anchor[1], parent
+            elif phase is not None:
+                row = connection.execute(
+                    sql["phase_by_number"], {"plan_id": plan_id, "number": phase}
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(f"the plan of task {task_id} has no phase {phase}")
+                phase_id = row[0]
+            params["phase_id"] = phase_id
+            if connection.execute(sql["move_task"], params).rowcount == 0:
+                raise NotFoundError(f"no live task {task_id}")
+            if end_position is not None:
+                # A position equal to the old one reads as "left as it was" (the end of the
+                # new place): given again on its own, it is kept.
+                connection.execute(
+                    sql["set_task_position"], {"id": task_id, "position": end_position}
+                )
+            details = {"after": after, "parent": parent, "phase": phase}
+            self._audit(connection, actor, "task.move", task_id, details)
+
     def _check_fields(self, connection: Connection, task_id: str, fields: set[str]) -> None:
         rows = connection.execute(queries()["open_conflict_fields"], {"task_id": task_id})
         open_fields = {str(field) for (field,) in rows.fetchall()}

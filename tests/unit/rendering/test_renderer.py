@@ -147,3 +147,88 @@ def test_bad_edits_raise_render_errors() -> None:
         apply_edits(b"- [ ] a\n<<<<<<< HEAD\n>>>>>>> b\n", [SetStatus(1, "done")])
     with pytest.raises(RenderError, match="under itself"):
         apply_edits(PLAN.encode(), [MoveTask(8, after_line=9)])
+
+
+# --- moves: the new neighbours' bullet, sub-tasks along, other edits carried ----------------
+
+NESTED = (
+    "## Phase 1: A\n"
+    "\n"
+    "- [ ] a\n"
+    "  - [ ] a1\n"
+    "  - [ ] a2\n"
+    "- [ ] b\n"
+    "\n"
+    "## Phase 2: B\n"
+    "\n"
+    "* [ ] c\n"
+    "* [ ] d\n"
+    "\n"
+    "## Phase 3: C\n"
+    "\n"
+    "Rien encore.\n"
+)
+
+
+def test_a_moved_task_takes_the_bullet_of_its_new_neighbours() -> None:
+    out = apply_edits(NESTED.encode(), [MoveTask(3, after_line=10)]).decode()
+    assert out == NESTED.replace("- [ ] a\n  - [ ] a1\n  - [ ] a2\n", "").replace(
+        "* [ ] c\n", "* [ ] c\n* [ ] a\n  - [ ] a1\n  - [ ] a2\n"
+    )
+    ordered = "1. [ ] un\n2. [ ] deux\n\n- [ ] trois\n  - [ ] sous\n"
+    out = apply_edits(ordered.encode(), [MoveTask(4, after_line=2)]).decode()
+    assert out == "1. [ ] un\n2. [ ] deux\n3. [ ] trois\n   - [ ] sous\n\n"
+
+
+def test_a_task_moved_under_another_goes_to_its_content_column() -> None:
+    out = apply_edits(NESTED.encode(), [MoveTask(3, under_line=11)]).decode()
+    assert "* [ ] d\n  * [ ] a\n    - [ ] a1\n    - [ ] a2\n" in out
+    first = apply_edits(NESTED.encode(), [MoveTask(6, under_line=3)]).decode()
+    assert first.startswith("## Phase 1: A\n\n- [ ] a\n  - [ ] b\n  - [ ] a1\n  - [ ] a2\n\n")
+    wide = "*   [ ] p\n*   [ ] q\n"
+    assert apply_edits(wide.encode(), [MoveTask(2, under_line=1)]) == b"*   [ ] p\n    *   [ ] q\n"
+
+
+def test_a_task_moved_to_the_start_or_into_an_empty_phase() -> None:
+    out = apply_edits(NESTED.encode(), [MoveTask(6, phase=1, first=True)]).decode()
+    assert "## Phase 2: B\n\n* [ ] b\n* [ ] c\n" in out
+    out = apply_edits(NESTED.encode(), [MoveTask(4, phase=2)]).decode()
+    assert out.endswith("## Phase 3: C\n\nRien encore.\n\n- [ ] a1\n")
+    assert "  - [ ] a1\n" not in out
+    out = apply_edits(NESTED.encode(), [MoveTask(11)]).decode()  # no phase: before the first
+    assert out.startswith("* [ ] d\n## Phase 1: A\n")
+
+
+def test_moves_chain_and_edits_go_along() -> None:
+    edits = [
+        MoveTask(3, after_line=11),
+        MoveTask(6, after_line=3),
+        InsertTask("e", after_line=6),
+        SetStatus(4, "done"),
+        SetText(6, "b modifiée"),
+    ]
+    out = apply_edits(NESTED.encode(), edits).decode()
+    assert out == (
+        "## Phase 1: A\n\n\n## Phase 2: B\n\n* [ ] c\n* [ ] d\n"
+        "* [ ] a\n  - [x] a1\n  - [ ] a2\n* [ ] b modifiée\n* [ ] e\n"
+        "\n## Phase 3: C\n\nRien encore.\n"
+    )
+
+
+def test_a_subtask_moved_out_of_a_deleted_task_lives_on() -> None:
+    out = apply_edits(NESTED.encode(), [DeleteTask(3), MoveTask(5, after_line=6)]).decode()
+    assert out.startswith("## Phase 1: A\n\n- [ ] b\n- [ ] a2\n\n## Phase 2")
+
+
+def test_impossible_moves_raise_render_errors() -> None:
+    with pytest.raises(RenderError, match="moved twice"):
+        apply_edits(NESTED.encode(), [MoveTask(3, phase=1), MoveTask(3, phase=2)])
+    with pytest.raises(RenderError, match="under itself"):
+        apply_edits(NESTED.encode(), [MoveTask(3, under_line=4)])
+    with pytest.raises(RenderError, match="under itself"):  # each under the other
+        apply_edits(NESTED.encode(), [MoveTask(4, under_line=10), MoveTask(10, under_line=4)])
+    # a1 moves out first: its parent may then go after it.
+    out = apply_edits(NESTED.encode(), [MoveTask(4, phase=1), MoveTask(3, after_line=4)])
+    assert out.decode().endswith(
+        "* [ ] d\n* [ ] a1\n* [ ] a\n  - [ ] a2\n\n## Phase 3: C\n\nRien encore.\n"
+    )

@@ -431,6 +431,26 @@ WHERE id = %(id)s::uuid AND deleted_at IS NULL;
 -- name: task_place
 SELECT plan_id, phase_id, position FROM tasks WHERE id = %(id)s::uuid;
 
+-- name: live_task_place
+SELECT plan_id, phase_id, position FROM tasks WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: move_anchor
+-- Where a task moved right after this one goes: the plan, phase and parent of this one, and
+-- the position after its sub-tasks (those of the moved task left out).
+SELECT plan_id, phase_id, parent_id,
+       sync_engine_end_position(plan_id, %(task_id)s::uuid, id, phase_id) AS end_position
+FROM tasks WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: move_task
+-- A NULL position puts the task at the end of its new place (see 0003_task_moves.sql).
+UPDATE tasks SET phase_id = %(phase_id)s::uuid, parent_id = %(parent_id)s::uuid,
+                 position = %(position)s, updated_at = now(), revision = revision + 1
+WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: set_task_position
+UPDATE tasks SET position = %(position)s, updated_at = now(), revision = revision + 1
+WHERE id = %(id)s::uuid AND position IS DISTINCT FROM %(position)s;
+
 -- name: live_plan_by_path
 SELECT id FROM plans
 WHERE root_id = %(root_id)s::uuid AND path = %(path)s AND deleted_at IS NULL;
