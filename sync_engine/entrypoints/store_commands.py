@@ -16,6 +16,7 @@ from sync_engine.config import Settings, load_settings
 from sync_engine.entrypoints.output import EXIT_OK, EXIT_PROBLEMS, UsageError, print_json
 from sync_engine.errors import ConfigError, NotFoundError
 from sync_engine.ports.records import StoredConflict
+from sync_engine.services.plan_metadata import PLAN_FIELDS
 from sync_engine.services.sync import DIRECTIONS
 from sync_engine.services.write_backs import CommitOutcome
 
@@ -320,10 +321,10 @@ def command_conflicts_resolve(args: argparse.Namespace) -> int:
         if conflict.status != "open":
             print(f"sync-engine: conflict {conflict.id} is already settled", file=sys.stderr)
             return EXIT_PROBLEMS
-        if args.take == "custom" and conflict.field not in ("status", "text"):
+        if args.take == "custom" and not _takes_text(conflict.field):
             raise UsageError(
-                f"conflicts resolve: a custom value settles a status or a text, "
-                f"not {conflict.field!r}"
+                f"conflicts resolve: a custom value settles a status, a text or a title, "
+                f"version or date, not {conflict.field!r}"
             )
         resolution = {"take": args.take, "value": args.value}
         store.resolve_conflict(conflict.id, resolution, actor=args.actor)
@@ -333,6 +334,13 @@ def command_conflicts_resolve(args: argparse.Namespace) -> int:
     else:
         print(f"settled {settled.id}: {args.take}; the next sync applies it to both sides")
     return EXIT_OK
+
+
+def _takes_text(field: str | None) -> bool:
+    """Whether a conflict on this field may be settled with a value of one's own."""
+    if field in ("status", "text", *PLAN_FIELDS):
+        return True
+    return field is not None and field.startswith("phases[") and field.endswith("].title")
 
 
 def command_status(args: argparse.Namespace) -> int:

@@ -9,9 +9,12 @@ from sync_engine.rendering.edits import (
     InsertTask,
     MoveTask,
     SetDeclaredProgress,
+    SetMetadata,
     SetStatus,
     SetText,
+    SetTitle,
 )
+from sync_engine.rendering.metadata import writable_metadata
 from sync_engine.rendering.renderer import apply_edits
 
 __all__ = [
@@ -21,7 +24,10 @@ __all__ = [
     "MoveTask",
     "RenderError",
     "SetDeclaredProgress",
+    "SetMetadata",
     "SetStatus",
     "SetText",
+    "SetTitle",
     "apply_edits",
+    "writable_metadata",
 ]

@@ -5,6 +5,7 @@ file, whatever order they are applied in."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,4 +76,32 @@ class SetDeclaredProgress:
     percent: float
 
 
-Edit = SetStatus | SetText | InsertTask | DeleteTask | MoveTask | SetDeclaredProgress
+@dataclass(frozen=True, slots=True)
+class SetTitle:
+    """Change the plan's title (its ``#`` heading, else ``title`` in its front matter) or,
+    with ``phase`` (an index into ``plan.phases``), that phase's title in its heading. Only
+    the title changes: heading marks, ``Phase N`` numbering, emoji and status marks stay."""
+
+    title: str
+    phase: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMetadata:
+    """Change the plan's ``version`` or ``date`` on the line it was read from (a date of
+    the front matter there); only the value changes."""
+
+    field: Literal["version", "date"]
+    value: str
+
+
+Edit = (
+    SetStatus
+    | SetText
+    | InsertTask
+    | DeleteTask
+    | MoveTask
+    | SetDeclaredProgress
+    | SetTitle
+    | SetMetadata
+)

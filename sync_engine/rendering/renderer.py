@@ -29,9 +29,12 @@ from sync_engine.rendering.edits import (
     InsertTask,
     MoveTask,
     SetDeclaredProgress,
+    SetMetadata,
     SetStatus,
     SetText,
+    SetTitle,
 )
+from sync_engine.rendering.metadata import set_metadata, set_title
 
 _PERCENT = re.compile(r"(?P<number>\d{1,3}(?:[.,]\d+)?)(?P<space>[ \u00a0\u202f]*)%")
 _PROGRESS_WORD = re.compile(r"progress|avancement|complétion|completion", re.IGNORECASE)
@@ -259,6 +262,10 @@ def apply_edits(
             _delete(doc, plan, edit)
         elif isinstance(edit, MoveTask):
             _move(doc, plan, edit)
+        elif isinstance(edit, SetTitle):
+            set_title(doc, plan, edit)
+        elif isinstance(edit, SetMetadata):
+            set_metadata(doc, plan, edit)
         else:
             _set_progress(doc, edit)
     doc.check_moves()

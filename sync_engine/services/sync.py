@@ -341,7 +341,7 @@ class FilesToDatabaseSync:
                 report.written.append(WrittenBack(path, new_data, tuple(merged.edits)))
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
             plan = written.parsed.plan
-            stored_tasks = written_tasks(analysis.parsed.plan, merged)
+            stored_tasks = written_tasks(analysis.parsed.plan, merged, plan)
             match = match_tasks(plan, stored_tasks, options.similarity_threshold)
             rows = task_rows(plan, match.stored_for)
             base_change = self._plan_change(

@@ -30,6 +30,7 @@ from sync_engine.domain.model import Plan
 from sync_engine.domain.status import StatusTable
 from sync_engine.ports.records import (
     ConflictWrite,
+    PhaseRow,
     PlanChange,
     PlanSyncState,
     StoredConflict,
@@ -41,6 +42,13 @@ from sync_engine.rendering.renderer import apply_edits
 from sync_engine.services.analysis import Analysis
 from sync_engine.services.file_moves import move_edits
 from sync_engine.services.matching import match_tasks
+from sync_engine.services.plan_metadata import (
+    base_meta,
+    database_meta,
+    file_meta,
+    metadata_edits,
+    with_database_metadata,
+)
 from sync_engine.services.snapshot import content_changed, task_rows
 
 __all__ = [
@@ -51,8 +59,6 @@ __all__ = [
     "three_way_change",
     "written_tasks",
 ]
-
-META = ("title", "version", "date", "declared_progress")
 
 
 @dataclass(slots=True)
@@ -68,6 +74,8 @@ class MergePlan:
     forced: list[str] = field(default_factory=list)  # conflict ids applied by this sync
     # The index in the file of each phase key it has (``None``: no phase).
     phases: dict[str | None, int | None] = field(default_factory=dict)
+    # The index in the file of each base phase it has, by base position.
+    phase_at: dict[int, int] = field(default_factory=dict)
 
     def diff(self, path: str, old: bytes) -> str:
         """A unified diff of the file change (empty when none)."""
@@ -133,6 +141,7 @@ class _PhaseKeys:
     title, then number alone — a rename —, then title alone — a renumbering)."""
 
     def __init__(self, base_phases: Sequence[Sequence[Any]]) -> None:
+        self._base = base_phases
         self._exact = {(p[0], p[1]): f"p{i}" for i, p in reversed(list(enumerate(base_phases)))}
         self._number = {p[0]: f"p{i}" for i, p in reversed(list(enumerate(base_phases))) if p[0]}
         self._title = {p[1]: f"p{i}" for i, p in reversed(list(enumerate(base_phases)))}
@@ -147,6 +156,26 @@ class _PhaseKeys:
             or self._title.get(title)
             or f"new:{number}:{title}"
         )
+
+    def renamed(self, titles: Sequence[str]) -> _PhaseKeys:
+        """These keys, with each base phase also known by the title at its position in
+        ``titles`` (the database's, where another program renamed a phase)."""
+        keys = _PhaseKeys(self._base)
+        known = {
+            (p[0], title): f"p{i}"
+            for i, (p, title) in enumerate(zip(self._base, titles, strict=False))
+        }
+        keys._exact = {**self._exact, **known}
+        return keys
+
+    def positions(self, plan: Plan) -> dict[int, int]:
+        """The index in ``plan`` of each base phase it has, by base position."""
+        found: dict[int, int] = {}
+        for phase in plan.phases:
+            key = self.key(_phase_key(plan, phase.index)) or ""
+            if key.startswith("p") and int(key[1:]) not in found:
+                found[int(key[1:])] = phase.index
+        return found
 
 
 class TwoWayPlanMerge:
@@ -165,8 +194,9 @@ class TwoWayPlanMerge:
         match = match_tasks(plan, base_list, self._threshold)
         ids = [row.id for row in task_rows(plan, match.stored_for)]
 
+        phase_at = keys.positions(plan)
         base = PlanState(
-            meta={name: model.get(name) for name in META},
+            meta=base_meta(model),
             tasks={
                 task.id: TaskState(
                     task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
@@ -175,7 +205,7 @@ class TwoWayPlanMerge:
             },
         )
         file_state = PlanState(
-            meta={name: getattr(plan, name) for name in META},
+            meta=file_meta(plan, phase_at),
             tasks={
                 ids[task.index]: TaskState(
                     ids[task.index],
@@ -188,11 +218,17 @@ class TwoWayPlanMerge:
                 for task in plan.tasks
             },
         )
+        database_keys = keys.renamed(state.phase_titles or ())
         database = PlanState(
-            meta=dict(base.meta),  # plan metadata is the engine's in the database
+            meta=database_meta(base.meta, state),
             tasks={
                 task.id: TaskState(
-                    task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
+                    task.id,
+                    task.status,
+                    task.text,
+                    database_keys.key(task.phase_key),
+                    task.parent_id,
+                    i,
                 )
                 for i, task in enumerate(_database_order(state.tasks, base_list))
             },
@@ -211,6 +247,7 @@ class TwoWayPlanMerge:
             (keys.key(_phase_key(plan, phase.index)), phase.index) for phase in plan.phases
         )
         edits = self._file_edits(plan, ids, file_state, result.file_target, phases)
+        edits += metadata_edits(plan, file_state.meta, result.file_target.meta, phase_at)
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
@@ -222,6 +259,7 @@ class TwoWayPlanMerge:
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
             phases=phases,
+            phase_at=phase_at,
         )
 
     def _file_edits(
@@ -446,7 +484,8 @@ def three_way_change(
     """The database side of a merged plan: ``base_change`` (rows of the file as written,
     made by the files → database code) with the database's own values kept where the merge
     says so, the consumed change log, the conflicts and the base."""
-    plan = written.parsed.plan
+    base_change = with_database_metadata(base_change, merged.database_target.meta, merged.phase_at)
+    plan = _with_phase_titles(written.parsed.plan, base_change.phases)
     rows, created, updated, deleted = merge.database_rows(
         plan,
         list(base_change.tasks),
@@ -475,6 +514,19 @@ def three_way_change(
     )
 
 
+def _with_phase_titles(plan: Plan, rows: Sequence[PhaseRow]) -> Plan:
+    """``plan`` with the phase titles the database will hold (its own, where a conflict
+    holds one), so tasks compare to the database's phases as they will be."""
+    titles = {row.position: row.title for row in rows}
+    if all(titles.get(phase.index, phase.title) == phase.title for phase in plan.phases):
+        return plan
+    phases = tuple(
+        dataclasses.replace(phase, title=titles.get(phase.index, phase.title))
+        for phase in plan.phases
+    )
+    return dataclasses.replace(plan, phases=phases)
+
+
 def _held_places(merged: MergePlan) -> set[str]:
     """The tasks whose place an open conflict holds."""
     return {
@@ -496,10 +548,12 @@ def _kept_base_tasks(state: PlanSyncState, merged: MergePlan, in_file: set[str])
     return [entry for entry in model.get("tasks", []) if entry[0] in held]
 
 
-def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
+def written_tasks(plan: Plan, merged: MergePlan, written: Plan | None = None) -> list[StoredTask]:
     """What the file was made to hold, as stored tasks, to give the tasks of its new parse
-    their ids: the tasks it had (with their new status and text) and the ones inserted."""
+    their ids: the tasks it had (with their new status, text and place) and the ones
+    inserted. ``written``: the new parse, whose phases (titles rewritten) the tasks are in."""
     target = merged.result.file_target.tasks
+    phases = written if written is not None and len(written.phases) == len(plan.phases) else plan
     found = []
     for task in plan.tasks:
         task_id = merged.file_ids[task.index]
@@ -511,7 +565,7 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
                 id=task_id,
                 position=wanted.position,
                 parent_id=wanted.parent_id,
-                phase_key=_phase_key(plan, merged.phases.get(wanted.phase, task.phase)),
+                phase_key=_phase_key(phases, merged.phases.get(wanted.phase, task.phase)),
                 text=wanted.text,
                 title=task.title if wanted.text == task.text else wanted.text,
                 status=wanted.status,

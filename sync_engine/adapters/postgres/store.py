@@ -259,6 +259,8 @@ class PostgresPlanStore:
                     pending = connection.execute(sql["pending_up_to"], params).fetchone()
                     cursor = connection.cursor(row_factory=class_row(StoredConflict))
                     conflicts = cursor.execute(sql["plan_conflicts"], params).fetchall()
+                    meta = connection.execute(sql["plan_metadata"], params).fetchone()
+                    titles = connection.execute(sql["phase_titles"], params).fetchall()
             finally:
                 connection.isolation_level = None
         return PlanSyncState(
@@ -268,6 +270,8 @@ class PostgresPlanStore:
             tasks=tasks,
             pending_up_to=pending[0] if pending else None,
             conflicts=conflicts,
+            meta=dict(zip(("title", "version", "date"), meta, strict=True)) if meta else None,
+            phase_titles=tuple(str(title) for (title,) in titles),
         )
 
     @staticmethod

@@ -13,9 +13,12 @@ from sync_engine.rendering import (
     MoveTask,
     RenderError,
     SetDeclaredProgress,
+    SetMetadata,
     SetStatus,
     SetText,
+    SetTitle,
     apply_edits,
+    writable_metadata,
 )
 
 PLAN = (
@@ -232,3 +235,60 @@ def test_impossible_moves_raise_render_errors() -> None:
     assert out.decode().endswith(
         "* [ ] d\n* [ ] a1\n* [ ] a\n  - [ ] a2\n\n## Phase 3: C\n\nRien encore.\n"
     )
+
+
+# --- metadata: only the value changes ------------------------------------------------------
+
+
+def test_the_plan_title_version_and_date_change_in_place() -> None:
+    edits = [
+        SetTitle("Plan de livraison v2 - Démo"),
+        SetMetadata("version", "2.0"),
+        SetMetadata("date", "2025-07-01"),
+    ]
+    out = apply_edits(PLAN.encode(), edits)
+    before, after = _lines(PLAN.encode()), _lines(out)
+    assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [0, 2]
+    assert after[0] == "# Plan de livraison v2 - Démo\n".encode()
+    assert after[2] == b"**Version 2.0 - 2025-07-01 - Progression : 33 %**\n"
+    plan = parse_plan(out).plan
+    assert (plan.title, plan.version, plan.date) == (
+        "Plan de livraison v2 - Démo",
+        "2.0",
+        "2025-07-01",
+    )
+
+
+def test_a_phase_title_changes_and_its_heading_keeps_the_rest() -> None:
+    source = (
+        "# Plan\n\n## 🚀 Phase 1 : **Départ rapide** ✅\n\n- [x] a\n\n"
+        "## Phase 2\n\n- [ ] b\n\n### 2. Nom {#ancre}\n"
+    )
+    out = apply_edits(source.encode(), [SetTitle("Lancement", phase=0), SetTitle("Suite", phase=1)])
+    assert out.decode() == source.replace("Départ rapide", "Lancement").replace(
+        "## Phase 2\n", "## Phase 2: Suite\n"
+    )
+    plan = parse_plan(out).plan
+    assert [(phase.number, phase.title) for phase in plan.phases] == [
+        (1, "Lancement"),
+        (2, "Suite"),
+    ]
+    plain = apply_edits(b"## 3. Tests de charge\n- [ ] a\n", [SetTitle("Charge", phase=0)])
+    assert plain == b"## 3. Charge\n- [ ] a\n"
+    # Emphasis inside the title goes with it, so none is left open.
+    split = b"## Phase 1: **Tests** de charge\n"
+    assert apply_edits(split, [SetTitle("Charge", phase=0)]) == b"## Phase 1: Charge\n"
+
+
+def test_front_matter_title_and_date() -> None:
+    source = b"---\ntitle: 'Plan A'\ndate: 2025-06-13\n---\n\nTexte.\n\n- [ ] a\n"
+    plan = parse_plan(source).plan
+    assert writable_metadata(plan) == {"title", "date"}
+    out = apply_edits(source, [SetTitle("Plan B: l'API"), SetMetadata("date", "2025-07-01")])
+    assert out == b"---\ntitle: 'Plan B: l''API'\ndate: 2025-07-01\n---\n\nTexte.\n\n- [ ] a\n"
+    assert (parse_plan(out).plan.title, parse_plan(out).plan.date) == (
+        "Plan B: l'API",
+        "2025-07-01",
+    )
+    with pytest.raises(RenderError, match="no version"):
+        apply_edits(source, [SetMetadata("version", "2")])

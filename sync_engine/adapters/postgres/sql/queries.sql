@@ -121,7 +121,9 @@ ORDER BY path;
 -- name: write_plan
 -- Updates the plan named by plan_id or, without one, the live plan at the path, else the
 -- latest tombstone there (reviving it), else inserts a new plan. Clears a skip: the plan was
--- synced. No row back: plan_id names no plan of the root.
+-- synced. No row back: plan_id names no plan of the root. A title, version or date that the
+-- file does not hold (NULL) while the database holds one of its own (not the base's: another
+-- program wrote it) is kept.
 WITH target AS (
     SELECT id FROM plans
     WHERE root_id = %(root_id)s::uuid
@@ -132,15 +134,27 @@ WITH target AS (
     FOR UPDATE
 ), updated AS (
     UPDATE plans SET
-        path = %(path)s, title = %(title)s, version = %(version)s, date = %(date)s,
+        path = %(path)s,
+        title = CASE WHEN %(title)s::text IS NULL AND plans.title IS DISTINCT FROM base.title
+                     THEN plans.title ELSE %(title)s END,
+        version = CASE
+            WHEN %(version)s::text IS NULL AND plans.version IS DISTINCT FROM base.version
+            THEN plans.version ELSE %(version)s END,
+        date = CASE WHEN %(date)s::text IS NULL AND plans.date IS DISTINCT FROM base.date
+                    THEN plans.date ELSE %(date)s END,
         declared_progress = %(declared_progress)s, computed_progress = %(computed_progress)s,
         front_matter = %(front_matter)s, metadata = %(metadata)s,
         content_hash = %(content_hash)s, git_blob = %(git_blob)s, size = %(size)s,
         mtime_ns = %(mtime_ns)s, inode = %(inode)s, task_count = %(task_count)s,
         score = %(score)s, findings = %(findings)s, skipped_reason = NULL, deleted_at = NULL,
         updated_at = now()
-    WHERE id = (SELECT id FROM target)
-    RETURNING id
+    FROM (
+        SELECT model ->> 'title' AS title, model ->> 'version' AS version,
+               model ->> 'date' AS date
+        FROM (SELECT id FROM target) AS t LEFT JOIN plan_base AS b ON b.plan_id = t.id
+    ) AS base
+    WHERE plans.id = (SELECT id FROM target)
+    RETURNING plans.id
 ), inserted AS (
     INSERT INTO plans (
         root_id, path, title, version, date, declared_progress, computed_progress,
@@ -349,6 +363,12 @@ WHERE p.root_id = %(root_id)s::uuid
 
 -- name: plan_base
 SELECT content, model FROM plan_base WHERE plan_id = %(plan_id)s::uuid;
+
+-- name: plan_metadata
+SELECT title, version, date FROM plans WHERE id = %(plan_id)s::uuid;
+
+-- name: phase_titles
+SELECT title FROM phases WHERE plan_id = %(plan_id)s::uuid ORDER BY position;
 
 -- name: pending_up_to
 SELECT max(id) FROM change_log WHERE plan_id = %(plan_id)s::uuid AND consumed_at IS NULL;
