@@ -137,7 +137,7 @@ class InMemoryPlanStore:
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
         for plan in self.plans.values():
             if plan.root_id == root_id and plan.info.path == path and not plan.deleted:
-                plan.info = replace(plan.info, skipped_reason=reason)
+                plan.info = plan.info._replace(skipped_reason=reason)
                 return
         if reason is not None:
             plan_id = str(uuid.uuid4())
@@ -157,7 +157,7 @@ class InMemoryPlanStore:
     def refresh_stats(self, stats: Sequence[tuple[str, int, int, int]]) -> None:
         for plan_id, size, mtime_ns, inode in stats:
             plan = self.plans[plan_id]
-            plan.info = replace(plan.info, size=size, mtime_ns=mtime_ns, inode=inode)
+            plan.info = plan.info._replace(size=size, mtime_ns=mtime_ns, inode=inode)
 
     def record_operation(
         self, root_id: str, kind: str, status: str, counts: SyncCounts, duration_s: float

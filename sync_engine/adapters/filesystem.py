@@ -8,8 +8,8 @@ import os
 import re
 import stat as stat_module
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from sync_engine.config import STATE_DIR_NAME
 from sync_engine.errors import PlanChangedDuringSyncError
@@ -17,8 +17,9 @@ from sync_engine.errors import PlanChangedDuringSyncError
 _READ_ATTEMPTS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFileStat:
+class LocalFileStat(NamedTuple):
+    """A listed or read plan's stat (a named tuple: a listing makes one per plan)."""
+
     path: str
     size: int
     mtime_ns: int
@@ -66,7 +67,9 @@ class _Globs:
     """A set of glob patterns compiled into one regex."""
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
-        regexes = [regex for pattern in patterns for regex in _pattern_regexes(pattern)]
+        # Each alternative costs every path a try: a pattern given twice is tried once.
+        unique = dict.fromkeys(patterns)
+        regexes = list(dict.fromkeys(r for pattern in unique for r in _pattern_regexes(pattern)))
         self._regex = re.compile("|".join(regexes)) if regexes else None
 
     def matches(self, path: str) -> bool:
@@ -90,7 +93,21 @@ class LocalPlanFiles:
     ) -> None:
         self.root = root.resolve()
         self._include = _Globs(include)
-        self._exclude = _Globs((f"{STATE_DIR_NAME}/**", ".git/**", *exclude))
+        # The default names every Markdown file: no need to ask it about each one.
+        self._include_all = include == ("**/*.md",)
+        excluded = (f"{STATE_DIR_NAME}/**", ".git/**", *exclude)
+        self._exclude = _Globs(excluded)
+        # A file under a folder that a ``…/**`` pattern names is never reached: its folder
+        # is not entered. So files are tried against the other patterns alone, and against
+        # the one path a ``x/**`` pattern names besides what is under it: ``x`` itself.
+        self._exclude_files = _Globs(tuple(p for p in excluded if not p.endswith("/**")))
+        self._excluded_paths = frozenset(
+            path
+            for pattern in excluded
+            if pattern.endswith("/**")
+            for path in (pattern[:-3], pattern[3:-3] if pattern.startswith("**/") else None)
+            if path
+        )
         self._ignore_filter = ignore_filter
 
     def _inside(self, path: Path) -> bool:
@@ -101,37 +118,57 @@ class LocalPlanFiles:
         return True
 
     def list_plans(self) -> list[LocalFileStat]:
+        """Every plan under the root, folder by folder in name order (a folder's files
+        before its sub-folders). One ``stat`` a file: ``os.scandir`` tells folders and
+        symlinks apart without one, so a sync of an unchanged root of a thousand plans
+        costs a few milliseconds here."""
         found: list[LocalFileStat] = []
-        for folder, dirs, names in os.walk(self.root, followlinks=False):
-            base = Path(folder)
-            relative_folder = base.relative_to(self.root).as_posix()
-            prefix = "" if relative_folder == "." else relative_folder + "/"
-            dirs[:] = sorted(
-                d
-                for d in dirs
-                if not d.startswith(".git")
-                and d != STATE_DIR_NAME
-                and d != "node_modules"
-                and not self._exclude.matches(prefix + d + "/x")
-            )
-            for name in sorted(names):
-                relative = prefix + name
-                if not name.endswith(".md"):
-                    continue
-                if not self._include.matches(relative) or self._exclude.matches(relative):
-                    continue
-                path = base / name
-                if path.is_symlink() and not self._inside(path):
-                    continue
-                try:
-                    info = path.stat()
-                except OSError:
-                    continue
-                found.append(LocalFileStat(relative, info.st_size, info.st_mtime_ns, info.st_ino))
+        self._scan(str(self.root), "", found)
         if self._ignore_filter is not None and found:
             ignored = self._ignore_filter([stat.path for stat in found])
             found = [stat for stat in found if stat.path not in ignored]
         return found
+
+    def _scan(self, folder: str, prefix: str, found: list[LocalFileStat]) -> None:
+        """Append the plans of ``folder`` (``prefix``: its root-relative path and ``/``),
+        then those of its sub-folders. Symlinked folders are not entered; a symlinked
+        file counts only when it leads inside the root."""
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            return  # gone or unreadable, as os.walk skips it
+        folders: list[tuple[str, str]] = []
+        for entry in entries:
+            name = entry.name
+            if _is_folder(entry):
+                if not entry.is_symlink() and self._enters(prefix, name):
+                    folders.append((entry.path, f"{prefix}{name}/"))
+                continue
+            relative = prefix + name
+            if not name.endswith(".md"):
+                continue
+            if not (self._include_all or self._include.matches(relative)):
+                continue
+            if relative in self._excluded_paths or self._exclude_files.matches(relative):
+                continue
+            if entry.is_symlink() and not self._inside(Path(entry.path)):
+                continue
+            try:
+                info = entry.stat()
+            except OSError:
+                continue
+            found.append(LocalFileStat(relative, info.st_size, info.st_mtime_ns, info.st_ino))
+        for path, folder_prefix in folders:
+            self._scan(path, folder_prefix, found)
+
+    def _enters(self, prefix: str, name: str) -> bool:
+        return (
+            not name.startswith(".git")
+            and name != STATE_DIR_NAME
+            and name != "node_modules"
+            and not self._exclude.matches(f"{prefix}{name}/x")
+        )
 
     def resolve(self, path: str) -> Path:
         """The absolute path of a root-relative plan path; refuses anything outside."""
@@ -157,8 +194,17 @@ class LocalPlanFiles:
         return data, LocalFileStat(path, len(data), after.st_mtime_ns, after.st_ino)
 
     def write(self, path: str, data: bytes, expected_sha256: str) -> LocalFileStat:
+        """Replace the plan's bytes with ``data`` if it still hashes to ``expected_sha256``:
+        a temp file beside it (never listed as a plan: it does not end in ``.md``), fsync,
+        the re-check, an atomic rename. Temp files of this plan left by a process that died
+        before its rename are removed first.
+
+        Raises:
+            PlanChangedDuringSyncError: the file changed since it was read.
+        """
         target = self.resolve(path)
-        temp = target.with_name(f".{target.name}.{os.getpid()}.sync-engine.tmp")
+        _remove_stale_temp_files(target)
+        temp = target.with_name(_temp_name(target.name, os.getpid()))
         try:
             with open(temp, "xb") as handle:
                 handle.write(data)
@@ -179,6 +225,49 @@ class LocalPlanFiles:
         _fsync_folder(target.parent)
         info = target.stat()
         return LocalFileStat(path, info.st_size, info.st_mtime_ns, info.st_ino)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """A folder, or a symlink to one (as ``os.walk`` sorts them)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+_TEMP_SUFFIX = ".sync-engine.tmp"
+
+
+def _temp_name(name: str, pid: int) -> str:
+    return f".{name}.{pid}{_TEMP_SUFFIX}"
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    """Remove the temp files of ``target`` whose writing process is gone (killed between
+    writing the temp file and renaming it); a live process's temp file is left alone."""
+    prefix = f".{target.name}."
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(_TEMP_SUFFIX)):
+            continue
+        pid = name[len(prefix) : -len(_TEMP_SUFFIX)]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            (target.parent / name).unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process writes one file at a time: its own leftover is stale
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -181,7 +181,8 @@ class _Merger:
         return {
             name
             for name in (EXISTS, *TASK_FIELDS)
-            if self.hold(task_id, name, tuple(task_value(t, name) for t in (base, ours, theirs)))
+            if (task_id, name) in self.held_fields
+            and self.hold(task_id, name, tuple(task_value(t, name) for t in (base, ours, theirs)))
         }
 
     def fields(
@@ -199,8 +200,11 @@ class _Merger:
             values = (task_value(base, name), task_value(ours, name), task_value(theirs, name))
             compared = places if name == "place" else None
             mine, yours = self.value(task_id, name, *values, compared=compared)
-            ours = with_task_value(ours, name, mine)
-            theirs = with_task_value(theirs, name, yours)
+            # Most fields end as they were on both sides: no copy of the task for those.
+            if mine != values[1]:
+                ours = with_task_value(ours, name, mine)
+            if yours != values[2]:
+                theirs = with_task_value(theirs, name, yours)
         return ours, theirs
 
     def tasks(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +21,11 @@ class RootState:
     last_sync_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StoredPlanInfo:
-    """What change detection needs of a stored plan: the fast-path stat and the hashes."""
+class StoredPlanInfo(NamedTuple):
+    """What change detection needs of a stored plan: the fast-path stat and the hashes.
+
+    A named tuple rather than a frozen dataclass: every sync reads one per plan of the
+    root, and a tuple is built in a quarter of the time."""
 
     id: str
     path: str

@@ -22,6 +22,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 from sync_engine.domain.status import StatusTable
+from sync_engine.parsing.incremental import reparse_checkboxes
 from sync_engine.parsing.parser import ParseResult, parse_plan
 from sync_engine.validation.validator import PlanValidator, ValidationReport
 
@@ -116,6 +117,14 @@ class PlanAnalyser:
     def analyse(self, path: str, data: bytes) -> Analysis:
         """One plan, in this process."""
         return analyse(self.validator, self._table, path, data)
+
+    def reanalyse(self, previous: Analysis, path: str, data: bytes) -> Analysis:
+        """``data`` written over the file ``previous`` was made from: when only checkboxes
+        changed, read from the previous parse (a decode, not a parse); else parsed."""
+        parsed = reparse_checkboxes(previous.parsed, data, self._table)
+        if parsed is None:
+            return self.analyse(path, data)
+        return Analysis(parsed, self.validator.validate(parsed))
 
     def analyse_many(self, items: Iterable[tuple[str, bytes]]) -> Iterator[Analysis]:
         """The analyses of ``(path, bytes)`` items, in their order, lazily."""

@@ -38,8 +38,19 @@ def similarity(left: str, right: str) -> float:
     return SequenceMatcher(None, left.casefold(), right.casefold(), autojunk=False).ratio()
 
 
-def match_tasks(plan: Plan, stored: Sequence[StoredTask], threshold: float) -> Match:
-    """Match the tasks of ``plan`` to the ``stored`` ones."""
+def match_tasks(
+    plan: Plan,
+    stored: Sequence[StoredTask],
+    threshold: float,
+    exact_only: Sequence[StoredTask] = (),
+) -> Match:
+    """Match the tasks of ``plan`` to the ``stored`` ones.
+
+    ``exact_only`` are candidates that a task takes only by its exact text in the same phase,
+    after the stored tasks' exact titles and before any similarity: tasks as another program
+    added or rewrote them, which the file may hold already. One that is also a stored task
+    is matched once; the others are never in ``deleted``.
+    """
     stored_for: list[str | None] = [None] * len(plan.tasks)
     if not stored:  # a new plan: every task is new
         return Match(stored_for=stored_for, deleted=[])
@@ -82,6 +93,11 @@ def match_tasks(plan: Plan, stored: Sequence[StoredTask], threshold: float) -> M
             best = min(candidates, key=lambda s: abs(s.position - task.index))
             take(task.index, best.id)
 
+    waiting = [c for c in exact_only if c.id in unmatched or c.id not in by_id]
+    for index, task_id in _exact_texts(plan, phase_keys, waiting, stored_for):
+        stored_for[index] = task_id
+        unmatched.pop(task_id, None)
+
     siblings: dict[object, list[StoredTask]] = defaultdict(list)
     for s in unmatched.values():
         siblings[stored_parent_key(s)].append(s)
@@ -118,3 +134,24 @@ def match_tasks(plan: Plan, stored: Sequence[StoredTask], threshold: float) -> M
             if chosen is not None:
                 take(task.index, chosen.id)
     return Match(stored_for=stored_for, deleted=list(unmatched))
+
+
+def _exact_texts(
+    plan: Plan,
+    phase_keys: Sequence[object],
+    candidates: Sequence[StoredTask],
+    stored_for: Sequence[str | None],
+) -> list[tuple[int, str]]:
+    """(task index, candidate id) for the tasks still unmatched whose exact text a candidate
+    has in their phase (the nearest by position)."""
+    waiting = list(candidates)
+    found = []
+    for task in plan.tasks:
+        if stored_for[task.index] is not None or not waiting:
+            continue
+        same = [c for c in waiting if c.text == task.text and c.phase_key == phase_keys[task.index]]
+        if same:
+            best = min(same, key=lambda c: abs(c.position - task.index))
+            found.append((task.index, best.id))
+            waiting.remove(best)
+    return found

@@ -188,22 +188,20 @@ class FilesToDatabaseSync:
         for start in range(0, len(to_read), _READ_WINDOW):
             window = to_read[start : start + _READ_WINDOW]
             changed: list[tuple[int, bytes, FileStat, StoredPlanInfo | None]] = []
-            for position, listed_stat in window:
-                stored = index.get(listed_stat.path)
-                settled = self._settled_read(listed_stat.path, stored)
-                if settled is None:
-                    report.changes.append(
-                        f"leave {listed_stat.path}: it is being written; the next sync reads it"
-                    )
-                    continue
-                data, stat = settled
+            read, left = self._settled_reads(window, index)
+            for path in left:
+                report.changes.append(f"leave {path}: it is being written; the next sync reads it")
+            for position, data, stat, stored in read:
                 if (
                     stored is not None
                     and not stored.skipped_reason
                     and stored.id not in merging
                     and hashlib.sha256(data).hexdigest() == stored.content_hash
                 ):
-                    unchanged_stats.append((stored.id, stat.size, stat.mtime_ns, stat.inode))
+                    # Read for its racy mtime alone, it has no new stat to store.
+                    fresh = (stat.size, stat.mtime_ns, stat.inode)
+                    if fresh != (stored.size, stored.mtime_ns, stored.inode):
+                        unchanged_stats.append((stored.id, *fresh))
                     self._report_progress(position, listed)
                     continue
                 changed.append((position, data, stat, stored))
@@ -246,24 +244,38 @@ class FilesToDatabaseSync:
             return made.commit
         return head
 
-    def _settled_read(
-        self, path: str, stored: StoredPlanInfo | None
-    ) -> tuple[bytes, FileStat] | None:
-        """Read a plan. A file that shrank and was written a moment ago may be caught in the
-        middle of a save (truncated, then rewritten): it is read again after a pause until
-        two reads agree. ``None``: it kept changing; it is left for the next sync."""
-        data, stat = self._files.read(path)
-        if stored is None or stat.size >= stored.size:
-            return data, stat
+    def _settled_reads(
+        self, window: list[tuple[int, FileStat]], index: dict[str, StoredPlanInfo]
+    ) -> tuple[list[tuple[int, bytes, FileStat, StoredPlanInfo | None]], list[str]]:
+        """Read a window of plans. A file that shrank and was written a moment ago may be
+        caught in the middle of a save (truncated, then rewritten): such files are read
+        again, all of them after one shared pause per round, until two reads agree or the
+        file is whole again. Returns the reads, and the paths still changing after the last
+        round (left for the next sync)."""
+        reads: list[tuple[int, bytes, FileStat, StoredPlanInfo | None]] = []
+        suspects: list[int] = []
+        for position, listed_stat in window:
+            stored = index.get(listed_stat.path)
+            data, stat = self._files.read(listed_stat.path)
+            if _maybe_mid_save(stat, stored):
+                suspects.append(len(reads))
+            reads.append((position, data, stat, stored))
         for _ in range(_SETTLE_READS):
-            if time.time_ns() - stat.mtime_ns > _SETTLE_WINDOW_NS:
-                return data, stat
+            if not suspects:
+                break
             time.sleep(_SETTLE_PAUSE_S)
-            again, again_stat = self._files.read(path)
-            if again == data or again_stat.size >= stored.size:
-                return again, again_stat
-            data, stat = again, again_stat
-        return None
+            still = []
+            for slot in suspects:
+                position, data, stat, stored = reads[slot]
+                again, again_stat = self._files.read(stat.path)
+                reads[slot] = (position, again, again_stat, stored)
+                if again != data and _maybe_mid_save(again_stat, stored):
+                    still.append(slot)
+            suspects = still
+        left = set(suspects)
+        return [read for slot, read in enumerate(reads) if slot not in left], [
+            reads[slot][2].path for slot in suspects
+        ]
 
     def _report_progress(self, done: int, total: int) -> None:
         if self._progress is not None:
@@ -336,7 +348,7 @@ class FilesToDatabaseSync:
                     analysis = self._analyser.analyse(path, data)
                     continue
                 new_data = merged.new_content
-                written = self._analyser.analyse(path, new_data)
+                written = self._analyser.reanalyse(analysis, path, new_data)
                 report.counts.written_back += 1
                 report.written.append(WrittenBack(path, new_data, tuple(merged.edits)))
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
@@ -509,6 +521,16 @@ class FilesToDatabaseSync:
         report.counts.tasks_deleted += sum(info.task_count for info in missing)
         if not options.dry_run:
             self._store.delete_plans(root.id, [info.id for info in missing])
+
+
+def _maybe_mid_save(stat: FileStat, stored: StoredPlanInfo | None) -> bool:
+    """Whether a file may be caught in the middle of a save: it shrank since the last sync
+    and was written a moment ago."""
+    return (
+        stored is not None
+        and stat.size < stored.size
+        and time.time_ns() - stat.mtime_ns <= _SETTLE_WINDOW_NS
+    )
 
 
 class _ChangeBatch:

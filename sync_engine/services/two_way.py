@@ -191,7 +191,12 @@ class TwoWayPlanMerge:
         model = state.base_model or {}
         keys = _PhaseKeys(model.get("phases", []))
         base_list = base_tasks(model)
-        match = match_tasks(plan, base_list, self._threshold)
+        # A line that is exactly a task as the database added or rewrote it is that task
+        # (the file may hold it already: a crash between writing the file and the
+        # database), not a new task, nor an edit of another base task it resembles.
+        base_text = {task.id: task.text for task in base_list}
+        changed = [task for task in state.tasks if base_text.get(task.id) != task.text]
+        match = match_tasks(plan, base_list, self._threshold, exact_only=changed)
         ids = [row.id for row in task_rows(plan, match.stored_for)]
 
         phase_at = keys.positions(plan)
@@ -221,17 +226,21 @@ class TwoWayPlanMerge:
         database_keys = keys.renamed(state.phase_titles or ())
         database = PlanState(
             meta=database_meta(base.meta, state),
-            tasks={
-                task.id: TaskState(
-                    task.id,
-                    task.status,
-                    task.text,
-                    database_keys.key(task.phase_key),
-                    task.parent_id,
-                    i,
-                )
-                for i, task in enumerate(_database_order(state.tasks, base_list))
-            },
+            tasks=_with_subtrees_deleted(
+                base,
+                file_state,
+                {
+                    task.id: TaskState(
+                        task.id,
+                        task.status,
+                        task.text,
+                        database_keys.key(task.phase_key),
+                        task.parent_id,
+                        i,
+                    )
+                    for i, task in enumerate(_database_order(state.tasks, base_list))
+                },
+            ),
         )
         held = [
             HeldField(conflict.task_id, conflict.field or "")
@@ -282,22 +291,26 @@ class TwoWayPlanMerge:
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
         moves = move_edits(actual, target, line_of, phases)
-        # Moves and new tasks in document order: each goes after the nearest task before it
-        # that the file has (new tasks: in their phase), which may have moved there first.
-        anchor: str | None = None
+        # Moves and new tasks in the target's order, so that each goes after tasks that
+        # may have moved there first. Where each task of the file will be: its target's
+        # place when it moves, else where it is.
+        placed: dict[str, TaskState] = {}
+        last_at: dict[tuple[str | None, str | None], str] = {}  # the last task at a place
+        anchor: str | None = None  # the last task so far the file has, anywhere
         for task_id, wanted in target.tasks.items():
-            if task_id in actual.tasks:
-                anchor = task_id
-                if task_id in moves:
-                    edits.append(moves[task_id])
+            present = actual.tasks.get(task_id)
+            if present is not None:
+                move = moves.get(task_id)
+                if move is not None:
+                    edits.append(move)
+                placed[task_id] = wanted if move is not None else present
+                last_at[placed[task_id].place] = anchor = task_id
                 continue
-            previous = target.tasks.get(anchor) if anchor is not None else None
-            if previous is not None and previous.phase == wanted.phase:
-                edits.append(
-                    InsertTask(wanted.text, wanted.status, after_line=line_of[previous.id])
-                )
-            else:
-                edits.append(InsertTask(wanted.text, wanted.status, phase=phases.get(wanted.phase)))
+            sibling = last_at.get(wanted.place)
+            where = PlanState(actual.meta, placed)
+            edits.append(
+                _insertion(wanted, sibling, anchor, where, line_of, phases.get(wanted.phase))
+            )
         return edits
 
     def conflicts(
@@ -425,6 +438,75 @@ def _database_order(tasks: Sequence[StoredTask], base: Sequence[StoredTask]) -> 
     that was there (docs/database.md)."""
     was = {task.id: index for index, task in enumerate(base)}
     return sorted(tasks, key=lambda task: (task.position, was.get(task.id) == task.position))
+
+
+def _with_subtrees_deleted(
+    base: PlanState, file: PlanState, tasks: dict[str, TaskState]
+) -> dict[str, TaskState]:
+    """The database's tasks less the sub-tasks of the tasks it deleted (docs/database.md: a
+    deleted task takes its sub-tasks with it, as deleting its lines in the file does). A
+    sub-task whose status or text the database changed is an edit and stays, and so do the
+    sub-tasks of a deletion the file contests (it edited the task). Without this the file
+    would lose the sub-tasks with their parent's lines while the database kept them."""
+    deleted = {
+        task_id
+        for task_id, past in base.tasks.items()
+        if task_id not in tasks
+        and (task_id not in file.tasks or _same_fields(past, file.tasks[task_id]))
+    }
+    if not deleted:
+        return tasks
+
+    def under_deleted(task_id: str) -> bool:
+        seen: set[str] = set()
+        parent = base.tasks[task_id].parent_id
+        while parent is not None and parent in base.tasks and parent not in seen:
+            if parent in deleted:
+                return True
+            seen.add(parent)
+            parent = base.tasks[parent].parent_id
+        return False
+
+    kept = {}
+    for task_id, task in tasks.items():
+        past = base.tasks.get(task_id)
+        untouched = past is not None and (past.status, past.text) == (task.status, task.text)
+        if not (untouched and under_deleted(task_id)):
+            kept[task_id] = task
+    return kept
+
+
+def _same_fields(past: TaskState, now: TaskState) -> bool:
+    return (past.status, past.text, past.place) == (now.status, now.text, now.place)
+
+
+def _insertion(
+    wanted: TaskState,
+    sibling: str | None,
+    anchor: str | None,
+    actual: PlanState,
+    line_of: Mapping[str, int],
+    phase: int | None,
+) -> InsertTask:
+    """Where a new task goes in the file so that its parse has the place the merge gave it
+    (a crash before the database is written then leaves a file that says what the database
+    will say): after the last task before it at that place, else first under its parent,
+    else at the end of its phase. A parent the file lacks cannot be expressed: the task
+    then follows the last task before it in its phase."""
+    if sibling is not None:
+        return InsertTask(wanted.text, wanted.status, after_line=line_of[sibling])
+    if wanted.parent_id is not None and wanted.parent_id in actual.tasks:
+        parent = actual.tasks[wanted.parent_id]
+        if parent.phase == wanted.phase:
+            return InsertTask(
+                wanted.text, wanted.status, after_line=line_of[parent.id], as_child=True
+            )
+    if wanted.parent_id is None:
+        return InsertTask(wanted.text, wanted.status, phase=phase)
+    previous = actual.tasks.get(anchor) if anchor is not None else None
+    if previous is not None and previous.phase == wanted.phase:
+        return InsertTask(wanted.text, wanted.status, after_line=line_of[previous.id])
+    return InsertTask(wanted.text, wanted.status, phase=phase)
 
 
 def _phase_key(plan: Plan, index: int | None) -> tuple[int | None, str] | None:

@@ -291,6 +291,31 @@ def test_lock_root_serialises_two_holders(store: PostgresPlanStore, root_id: str
     assert events == ["first", "second"]
 
 
+def test_calls_under_the_root_lock_use_its_connection(
+    store: PostgresPlanStore, root_id: str, database_url: str
+) -> None:
+    def store_sessions() -> int:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = 'sync-engine' AND datname = current_database()"
+        )
+        return int(fetch(database_url, query)[0][0])
+
+    seen: list[object] = []
+    other = threading.Thread(target=lambda: seen.append(store.plan_index(root_id)))
+    with store.lock_root(root_id):
+        store.plan_index(root_id)
+        store.plans_needing_merge(root_id)
+        store.set_root_synced(root_id, "abc")
+        assert store_sessions() == 1  # the lock's: a sync opens no second connection
+        other.start()  # another thread is served by the pool meanwhile
+        other.join(timeout=10)
+        assert seen == [{}]
+    assert store.root(root_id).git_head == "abc"
+    store.set_root_synced(root_id, None)  # the lock's connection is back in the pool, usable
+    assert store.root(root_id).git_head is None
+
+
 # -- writing and reading plans -------------------------------------------------------------------
 
 

@@ -204,3 +204,35 @@ def test_a_plan_read_empty_or_half_written_keeps_its_tasks(synced: Synced, kept:
     assert not restored.has_problems
     assert (restored.counts.tasks_created, restored.counts.tasks_deleted) == (0, 0)
     assert synced.stored() == [(task_id, "todo") for task_id in synced.ids]
+
+
+def test_many_plans_caught_shrunk_share_one_pause(
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout or a bulk save shrinks many plans at once: they are read again together
+    after one pause, not one pause each."""
+    data = synced.path.read_bytes()
+    copies = [synced.root / f"copie-{n:02d}.md" for n in range(12)]
+    for copy in copies:
+        copy.write_bytes(data)
+    assert synced.run().counts.tasks_created == len(copies) * TASKS
+    for copy in [synced.path, *copies]:
+        copy.write_bytes(data[: len(data) // 10])  # cut by an editor; it stays that way
+    pauses: list[float] = []
+
+    class Clock:
+        time_ns = staticmethod(time.time_ns)
+        perf_counter = staticmethod(time.perf_counter)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            pauses.append(seconds)
+            time.sleep(seconds)
+
+    monkeypatch.setattr("sync_engine.services.sync.time", Clock)
+
+    caught = synced.run()
+
+    assert len(pauses) == 1  # the second read of every file agreed with the first
+    assert caught.counts.tasks_deleted == 0
+    assert len(caught.counts.refused) == len(copies) + 1

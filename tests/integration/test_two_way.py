@@ -258,3 +258,49 @@ def test_a_file_changed_between_merge_and_rename_is_not_overwritten(
     assert lines[-1] == "- [ ] Ajoutée dans l'éditeur"
     texts = [t["text"] for t in root.ok("tasks", "list", "--plan", PLAN)]
     assert "Ajoutée dans l'éditeur" in texts
+
+
+def test_a_task_added_under_a_parent_is_its_sub_task_in_the_file(root: Root) -> None:
+    lines = root.lines()
+    parent_line = next(i for i, line in enumerate(lines, 1) if "**2.2.3** " in line)
+    assert lines[parent_line].startswith("  - [ ] **2.2.3.1**")
+    parent = root.task_at(parent_line)
+    last_child = root.task_at(parent_line + 2)
+    root.sql(
+        "INSERT INTO tasks (plan_id, parent_id, position, text) "
+        "SELECT plan_id, id, position + 1, 'Sous-tâche par SQL' FROM tasks WHERE id = %s",
+        parent["id"],
+    )
+    root.ok("tasks", "add", "--plan", PLAN, "--after", last_child["id"], "--text", "Par la CLI")
+    root.ok("sync")
+    after = root.lines()
+    assert after[parent_line : parent_line + 4] == [
+        "  - [ ] Sous-tâche par SQL",
+        lines[parent_line],
+        lines[parent_line + 1],
+        "  - [ ] Par la CLI",
+    ]
+    assert after[parent_line + 4 :] == lines[parent_line + 2 :]
+    parents = root.sql(
+        "SELECT text, parent_id::text FROM tasks WHERE text IN "
+        "('Sous-tâche par SQL', 'Par la CLI') AND deleted_at IS NULL ORDER BY text"
+    )
+    assert parents == [("Par la CLI", parent["id"]), ("Sous-tâche par SQL", parent["id"])]
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_updated"], again["conflicts_opened"]) == (0, 0, 0)
+
+
+def test_a_task_deleted_in_the_database_takes_its_sub_tasks_with_it(root: Root) -> None:
+    lines = root.lines()
+    parent_line = next(i for i, line in enumerate(lines, 1) if "**2.2.3** " in line)
+    parent = root.task_at(parent_line)
+    children = [root.task_at(parent_line + 1)["id"], root.task_at(parent_line + 2)["id"]]
+    root.sql("DELETE FROM tasks WHERE id = %s", parent["id"])
+    root.ok("sync")
+    assert root.lines() == lines[: parent_line - 1] + lines[parent_line + 2 :]
+    live = root.sql(
+        "SELECT count(*) FROM tasks WHERE id = ANY(%s::uuid[]) AND deleted_at IS NULL", children
+    )
+    assert live == [(0,)]
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_created"], again["tasks_deleted"]) == (0, 0, 0)

@@ -84,7 +84,9 @@ class PostgresPlanStore:
             flush. Its rows derive from the plan files, so a crash that loses the last such
             commits (never part of one) leaves the state of a crash between writing a file
             and the database, which the next sync repairs; a commit per plan costs a disk
-            flush otherwise, a large share of a cold sync.
+            flush otherwise, a large share of a cold sync. The sync's bookkeeping
+            (``refresh_stats``, ``set_root_synced``, ``record_operation``) commits so too:
+            losing it only makes the next sync read a few more files.
 
     The pool opens on first use (or ``open()``); ``close()`` or a ``with`` block closes it.
     """
@@ -108,6 +110,7 @@ class PostgresPlanStore:
         self._asynchronous_commit = asynchronous_commit
         self._pool: ConnectionPool[Connection] | None = None
         self._opening = threading.Lock()
+        self._pinned = threading.local()  # .connection: the one holding the root lock
 
     def __repr__(self) -> str:
         return f"PostgresPlanStore({self._where!r})"
@@ -167,7 +170,13 @@ class PostgresPlanStore:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
-        """A pooled connection, idle; driver errors come out as ``StoreError``."""
+        """A pooled connection, idle (the one holding this thread's root lock, if any);
+        driver errors come out as ``StoreError``."""
+        pinned: Connection | None = getattr(self._pinned, "connection", None)
+        if pinned is not None:
+            with translate_errors(self._where):
+                yield pinned
+            return
         if self._pool is None:
             self.open()
         assert self._pool is not None
@@ -175,10 +184,29 @@ class PostgresPlanStore:
             yield connection
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
-        """A pooled connection inside one transaction, committed when the block ends."""
+    def _autocommit(self) -> Iterator[Connection]:
+        """A pooled connection outside any transaction: each statement is its own, without
+        the round trips of a BEGIN and a COMMIT (for lone reads, and session-level locks)."""
+        with self._connection() as connection:
+            previous = connection.autocommit
+            connection.autocommit = True
+            try:
+                yield connection
+            finally:
+                if not connection.closed:
+                    connection.autocommit = previous
+
+    @contextlib.contextmanager
+    def _transaction(
+        self, *, write: bool = False, bookkeeping: bool = False
+    ) -> Iterator[Connection]:
+        """A pooled connection inside one transaction, committed when the block ends.
+        ``bookkeeping``: a write that the store can afford to lose in a server crash,
+        committed without waiting for the disk when the store commits asynchronously."""
         with self._connection() as connection, connection.transaction():
-            if write:
+            if bookkeeping and self._asynchronous_commit:
+                connection.execute(queries()["set_engine_bookkeeping"])
+            elif write or bookkeeping:
                 connection.execute(queries()["set_engine_origin"])
             yield connection
 
@@ -186,6 +214,11 @@ class PostgresPlanStore:
 
     def ensure_root(self, path: str) -> RootState:
         sql = queries()
+        with self._autocommit() as connection:  # known roots need no write, so no commit
+            cursor = connection.cursor(row_factory=class_row(RootState))
+            known = cursor.execute(sql["root_by_path"], {"path": path}).fetchone()
+        if known is not None:
+            return known
         with self._transaction(write=True) as connection:
             connection.execute(sql["insert_root"], {"path": path})
             cursor = connection.cursor(row_factory=class_row(RootState))
@@ -209,22 +242,28 @@ class PostgresPlanStore:
     @contextlib.contextmanager
     def lock_root(self, root_id: str) -> Iterator[None]:
         """Hold the root's sync lock (a PostgreSQL advisory lock) for the block; waits for a
-        sync of the same root in another process or machine to finish."""
+        sync of the same root in another process or machine to finish.
+
+        The store's calls from this thread inside the block use the lock's connection: a
+        sync needs one connection, not two, and its server process warms its caches once.
+        """
         sql = queries()
-        with self._connection() as connection:
+        # Autocommit: the lock outlives the statement; the connection waits idle, not idle
+        # in a transaction.
+        with self._autocommit() as connection:
             connection.execute(sql["lock_root"], {"root_id": root_id})
-            connection.commit()  # the lock outlives the transaction; idle, not idle in one
+            self._pinned.connection = connection
             try:
                 yield
             finally:
+                self._pinned.connection = None
                 try:
                     connection.execute(sql["unlock_root"], {"root_id": root_id})
-                    connection.commit()
                 except psycopg.Error:
                     connection.close()  # the session's locks go with it; the pool replaces it
 
     def set_root_synced(self, root_id: str, git_head: str | None) -> None:
-        with self._transaction(write=True) as connection:
+        with self._transaction(bookkeeping=True) as connection:
             params = {"root_id": root_id, "git_head": git_head}
             if connection.execute(queries()["set_root_synced"], params).rowcount == 0:
                 raise NotFoundError(f"no plans root {root_id}")
@@ -232,17 +271,18 @@ class PostgresPlanStore:
     # -- plans and tasks ------------------------------------------------------------------------
 
     def plan_index(self, root_id: str) -> dict[str, StoredPlanInfo]:
-        with self._transaction() as connection:
-            cursor = connection.cursor(row_factory=class_row(StoredPlanInfo))
-            plans = cursor.execute(queries()["plan_index"], {"root_id": root_id}).fetchall()
-        return {plan.path: plan for plan in plans}
+        # Every sync reads the whole index: plain tuples, in the record's field order, cost
+        # a third of what a row factory does over a thousand plans.
+        with self._autocommit() as connection:
+            rows = connection.execute(queries()["plan_index"], {"root_id": root_id}).fetchall()
+        return {row[1]: StoredPlanInfo(*row) for row in rows}
 
     def plan_tasks(self, plan_id: str) -> list[StoredTask]:
         with self._transaction() as connection:
             return self._plan_tasks(connection, plan_id)
 
     def plans_needing_merge(self, root_id: str) -> set[str]:
-        with self._transaction() as connection:
+        with self._autocommit() as connection:
             rows = connection.execute(queries()["plans_needing_merge"], {"root_id": root_id})
             return {str(plan_id) for (plan_id,) in rows.fetchall()}
 
@@ -327,7 +367,7 @@ class PostgresPlanStore:
             return
         ids, sizes, mtimes, inodes = (list(column) for column in zip(*stats, strict=True))
         params = {"id": ids, "size": sizes, "mtime_ns": mtimes, "inode": inodes}
-        with self._transaction(write=True) as connection:
+        with self._transaction(bookkeeping=True) as connection:
             connection.execute(queries()["refresh_stats"], params)
 
     def record_operation(
@@ -340,7 +380,7 @@ class PostgresPlanStore:
             "counts": jsonb(dataclasses.asdict(counts)),
             "duration_s": duration_s,
         }
-        with self._transaction(write=True) as connection:
+        with self._transaction(bookkeeping=True) as connection:
             connection.execute(queries()["record_operation"], params)
 
     # -- edits made through commands (recorded in the change log like any other program's) --
@@ -395,12 +435,15 @@ class PostgresPlanStore:
                 raise NotFoundError(f"no plan {plan_path!r} in this root")
             plan_id = str(row[0])
             phase_id: str | None = None
+            parent_id: str | None = None
             position: int | None = None
             if after is not None:
+                # Right after a task is beside it: under the same parent.
                 place = connection.execute(sql["task_place"], {"id": after}).fetchone()
                 if place is None or str(place[0]) != plan_id:
                     raise NotFoundError(f"no task {after} in {plan_path}")
                 phase_id = str(place[1]) if place[1] is not None else None
+                parent_id = str(place[3]) if place[3] is not None else None
                 position = int(place[2]) + 1
             elif phase is not None:
                 found = connection.execute(
@@ -412,7 +455,7 @@ class PostgresPlanStore:
             params = {
                 "plan_id": plan_id,
                 "phase_id": phase_id,
-                "parent_id": None,
+                "parent_id": parent_id,
                 "position": position,
                 "status": status,
                 "text": text,

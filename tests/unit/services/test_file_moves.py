@@ -70,9 +70,11 @@ def targets(draw: st.DrawFn, actual: PlanState, phases: list[str | None]) -> Pla
     for _ in range(draw(st.integers(1, 3))):
         moving = draw(st.sampled_from(ids))
         subtree = {moving}
-        for key in ids:  # document order: parents first
-            if parent_of[key] in subtree:
-                subtree.add(key)
+        grown = True
+        while grown:  # earlier moves may have put a parent after its sub-tasks in ``ids``
+            more = {key for key in ids if parent_of[key] in subtree} - subtree
+            subtree |= more
+            grown = bool(more)
         places: list[object] = [("phase", phase) for phase in phases]
         places += [key for key in ids if key not in subtree]
         where = draw(st.sampled_from(places))
@@ -85,6 +87,7 @@ def targets(draw: st.DrawFn, actual: PlanState, phases: list[str | None]) -> Pla
         else:
             parent_of[moving], phase_of[moving] = str(where), phase_of[str(where)]
     order = document_order(children, phases)
+    assert sorted(order) == sorted(ids)
     for key in order:  # sub-tasks are in their parent's phase
         if parent_of[key] is not None:
             phase_of[key] = phase_of[str(parent_of[key])]

@@ -29,6 +29,13 @@ INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
 -- Every write transaction of the engine starts with this; the change-log triggers read it.
 SET LOCAL sync_engine.origin = 'engine';
 
+-- name: set_engine_bookkeeping
+-- set_engine_origin and set_asynchronous_commit in one round trip, for the sync's bookkeeping
+-- (file stats, the root's last sync, the operations log): a crash that loses it only makes
+-- the next sync read a few more files.
+SELECT set_config('sync_engine.origin', 'engine', true),
+       set_config('synchronous_commit', 'off', true);
+
 -- name: set_asynchronous_commit
 -- For writes derived from the plan files: the commit does not wait for the WAL flush. A crash
 -- may lose the last fraction of a second of them, never half of one; the next sync redoes it.
@@ -57,6 +64,7 @@ SELECT pg_advisory_unlock(hashtextextended('sync_engine.root:' || %(root_id)s::t
 -- Reading plans and tasks
 
 -- name: plan_index
+-- The columns in the order of the fields of StoredPlanInfo (built from the tuples).
 SELECT id, path, content_hash, size, mtime_ns, inode, git_blob, skipped_reason, task_count
 FROM plans
 WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL;
@@ -66,7 +74,9 @@ SELECT t.id, t.position, t.parent_id, t.phase_id IS NOT NULL AS has_phase,
        ph.number AS phase_number, ph.title AS phase_title,
        t.text, t.title, t.status, t.char, t.line, t.explicit_id, t.label
 FROM tasks AS t
-LEFT JOIN phases AS ph ON ph.id = t.phase_id
+-- On the plan too: the plan's few phases by index, not a hash of every phase of every plan
+-- (a phase of another plan is no phase of this task).
+LEFT JOIN phases AS ph ON ph.id = t.phase_id AND ph.plan_id = t.plan_id
 WHERE t.plan_id = %(plan_id)s::uuid AND t.deleted_at IS NULL
 -- A task another program inserted (line 0) goes before the task at the same position.
 ORDER BY t.position, t.line > 0, t.created_at;
@@ -449,7 +459,7 @@ UPDATE tasks SET deleted_at = now(), updated_at = now(), revision = revision + 1
 WHERE id = %(id)s::uuid AND deleted_at IS NULL;
 
 -- name: task_place
-SELECT plan_id, phase_id, position FROM tasks WHERE id = %(id)s::uuid;
+SELECT plan_id, phase_id, position, parent_id FROM tasks WHERE id = %(id)s::uuid;
 
 -- name: live_task_place
 SELECT plan_id, phase_id, position FROM tasks WHERE id = %(id)s::uuid AND deleted_at IS NULL;
