@@ -229,6 +229,7 @@ class TwoWayPlanMerge:
             tasks=_with_subtrees_deleted(
                 base,
                 file_state,
+                _repositioned(state.tasks, base_list),
                 {
                     task.id: TaskState(
                         task.id,
@@ -440,14 +441,20 @@ def _database_order(tasks: Sequence[StoredTask], base: Sequence[StoredTask]) -> 
     return sorted(tasks, key=lambda task: (task.position, was.get(task.id) == task.position))
 
 
+def _repositioned(tasks: Sequence[StoredTask], base: Sequence[StoredTask]) -> set[str]:
+    """The tasks of the base that another program gave a new position (a move)."""
+    was = {task.id: index for index, task in enumerate(base)}
+    return {task.id for task in tasks if was.get(task.id, task.position) != task.position}
+
+
 def _with_subtrees_deleted(
-    base: PlanState, file: PlanState, tasks: dict[str, TaskState]
+    base: PlanState, file: PlanState, repositioned: Collection[str], tasks: dict[str, TaskState]
 ) -> dict[str, TaskState]:
     """The database's tasks less the sub-tasks of the tasks it deleted (docs/database.md: a
     deleted task takes its sub-tasks with it, as deleting its lines in the file does). A
-    sub-task whose status or text the database changed is an edit and stays, and so do the
-    sub-tasks of a deletion the file contests (it edited the task). Without this the file
-    would lose the sub-tasks with their parent's lines while the database kept them."""
+    sub-task whose status, text or place the database changed is an edit and stays, and so
+    do the sub-tasks of a deletion the file contests (it edited the task). Without this the
+    file would lose the sub-tasks with their parent's lines while the database kept them."""
     deleted = {
         task_id
         for task_id, past in base.tasks.items()
@@ -470,7 +477,17 @@ def _with_subtrees_deleted(
     kept = {}
     for task_id, task in tasks.items():
         past = base.tasks.get(task_id)
-        untouched = past is not None and (past.status, past.text) == (task.status, task.text)
+        # A parent's deletion may have left the sub-task top-level in its phase, where it
+        # was in the order (ON DELETE SET NULL): no move of its own. Any other new place is
+        # one, and the task stays.
+        untouched = (
+            past is not None
+            and (past.status, past.text) == (task.status, task.text)
+            and (
+                task.place == past.place
+                or (task.place == (past.phase, None) and task_id not in repositioned)
+            )
+        )
         if not (untouched and under_deleted(task_id)):
             kept[task_id] = task
     return kept

@@ -272,3 +272,22 @@ def test_a_move_in_the_file_and_a_status_change_in_the_database_merge(root: Root
     assert root.lines() == expected
     assert task(root, "3.1.2")["phase"] == 4
     assert_settled(root)
+
+
+@pytest.mark.parametrize("deletion", ["DELETE FROM tasks", "UPDATE tasks SET deleted_at = now()"])
+def test_a_subtask_moved_out_of_a_task_deleted_in_the_same_edit_lives_on(
+    root: Root, deletion: str
+) -> None:
+    parent, kept, gone = task(root, "2.2.3"), task(root, "2.2.3.2"), task(root, "2.2.3.1")
+    anchor = task(root, "2.2.4")
+    before = root.lines()
+    root.ok("tasks", "move", kept["id"], "--after", anchor["id"])
+    root.sql(f"{deletion} WHERE id = %s", parent["id"])
+    root.ok("sync")
+    at = line_of(before, "2.2.3")
+    expected = [*before[:at], before[at + 3], before[at + 2].lstrip(), *before[at + 4 :]]
+    assert root.lines() == expected
+    shown = root.ok("tasks", "show", kept["id"])
+    assert (shown["phase"], shown["line"]) == (2, at + 2)
+    assert root.run("tasks", "show", gone["id"])[0] == 1
+    assert_settled(root)
