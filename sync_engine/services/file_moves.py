@@ -9,7 +9,8 @@ that task alone. A moved task takes its sub-tasks along.
 Each move names its new place by a neighbour the file has: right after its previous
 sibling, else as the first sub-task of its parent, else at the start of its phase. A place
 the file cannot express — under a task that is not in the file yet, in a phase it does not
-have — is left alone: the task stays where it is.
+have — is left alone: the task stays where it is (a task under a new task is moved once the
+new task's line is written: see ``TwoWayPlanMerge``).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from sync_engine.conflicts.model import (
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
 from sync_engine.domain.status import StatusTable
+from sync_engine.parsing.parser import parse_plan
 from sync_engine.ports.records import (
     ConflictWrite,
     PhaseRow,
@@ -261,7 +262,7 @@ class TwoWayPlanMerge:
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
-        return MergePlan(
+        merged = MergePlan(
             new_content=new_content,
             edits=edits,
             result=result,
@@ -271,6 +272,49 @@ class TwoWayPlanMerge:
             phases=phases,
             phase_at=phase_at,
         )
+        target = result.file_target.tasks
+        if new_content is not None and any(
+            task.parent_id is not None and task.parent_id not in file_state.tasks
+            for task in target.values()
+        ):
+            self._place_under_new_tasks(merged, plan)
+        return merged
+
+    def _place_under_new_tasks(self, merged: MergePlan, plan: Plan) -> None:
+        """The moves under tasks that the file did not have (a task another program put
+        under a task it added): the file as the first edits made it is read again, its
+        tasks matched to their ids, and moved where the target puts them."""
+        assert merged.new_content is not None
+        parsed = parse_plan(merged.new_content, plan.path, self._table)
+        written = parsed.plan
+        if written.flags.skip_sync or len(written.phases) != len(plan.phases):
+            return
+        match = match_tasks(written, written_tasks(plan, merged, written), self._threshold)
+        ids = match.stored_for
+        if any(task_id is None for task_id in ids):
+            return
+        key_of = {index: key for key, index in merged.phases.items()}
+        actual = PlanState(
+            {},
+            {
+                str(ids[task.index]): TaskState(
+                    str(ids[task.index]),
+                    task.status,
+                    task.text,
+                    key_of.get(task.phase),
+                    str(ids[task.parent]) if task.parent is not None else None,
+                    task.index,
+                )
+                for task in written.tasks
+            },
+        )
+        line_of = {str(ids[task.index]): task.line for task in written.tasks}
+        moves = move_edits(actual, merged.result.file_target, line_of, merged.phases)
+        if moves:
+            merged.new_content = apply_edits(
+                merged.new_content, list(moves.values()), self._table, parsed
+            )
+            merged.edits.extend(moves.values())
 
     def _file_edits(
         self,

@@ -291,3 +291,39 @@ def test_a_subtask_moved_out_of_a_task_deleted_in_the_same_edit_lives_on(
     assert (shown["phase"], shown["line"]) == (2, at + 2)
     assert root.run("tasks", "show", gone["id"])[0] == 1
     assert_settled(root)
+
+
+def test_tasks_moved_under_a_task_added_in_the_same_edit_go_under_it(root: Root) -> None:
+    before = root.lines()
+    second, third = task(root, "3.1.2"), task(root, "3.1.3")
+    with psycopg.connect(root.url) as connection:
+        (group,) = (
+            connection.execute(
+                "INSERT INTO tasks (plan_id, phase_id, text) "
+                "SELECT plan_id, phase_id, 'Regrouper les quotas' FROM tasks WHERE id = %s "
+                "RETURNING id",
+                (second["id"],),
+            ).fetchone()
+            or ()
+        )
+        for moving in (second, third):
+            connection.execute(
+                "UPDATE tasks SET parent_id = %s WHERE id = %s", (group, moving["id"])
+            )
+    root.ok("sync")
+    at = line_of(before, "3.1.2")
+    end = line_of(before, "3.2.2.2")
+    expected = [
+        *before[:at],
+        *before[at + 2 : end + 1],
+        "- [ ] Regrouper les quotas",
+        "  " + before[at],
+        "  " + before[at + 1],
+        *before[end + 1 :],
+    ]
+    assert root.lines() == expected
+    rows = root.sql(
+        "SELECT parent_id::text FROM tasks WHERE id IN (%s, %s)", second["id"], third["id"]
+    )
+    assert rows == [(str(group),), (str(group),)]
+    assert_settled(root)
