@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 from sync_engine.domain.model import Plan
 from sync_engine.parsing.decoding import line_body, line_ending
+from sync_engine.parsing.parser import ParseResult
 from sync_engine.parsing.patterns import plain_spaces
 from sync_engine.rendering.document import Document, RenderError
 from sync_engine.rendering.edits import SetMetadata, SetTitle
@@ -23,14 +25,29 @@ _FRONT_MATTER_END = ("---", "...")
 _PLAIN_YAML = re.compile(r"^[\w\u00c0-\uffff][^:#\n]*(?<![ \t])$")
 
 
-def writable_metadata(plan: Plan) -> set[str]:
-    """The plan metadata the file has a place for: ``title``, ``version``, ``date``."""
-    places = {
-        "title": plan.title_line is not None or isinstance(plan.front_matter.get("title"), str),
-        "version": plan.version_line is not None,
-        "date": plan.date_line is not None or plan.front_matter.get("date") is not None,
-    }
-    return {name for name, found in places.items() if found}
+def writable_metadata(parsed: ParseResult) -> set[str]:
+    """The plan metadata the file has a place for, where its value can be found: ``title``,
+    ``version``, ``date``, and ``phases[N]`` for the phase of index N."""
+    plan = parsed.plan
+
+    def body(number: int | None) -> str:
+        return line_body(parsed.lines[number - 1]) if number else ""
+
+    found: set[str] = set()
+    if (plan.title_line and _title_in(body(plan.title_line), plan.title or "")) or (
+        plan.title_line is None and _in_front_matter(parsed.lines, "title", plan.title)
+    ):
+        found.add("title")
+    if plan.version and _value_in(body(plan.version_line), plan.version, "version"):
+        found.add("version")
+    if (plan.date and _value_in(body(plan.date_line), plan.date, "date")) or (
+        plan.date_line is None and _in_front_matter(parsed.lines, "date", plan.date)
+    ):
+        found.add("date")
+    for phase in plan.phases:
+        if not phase.title or _title_in(body(phase.line), phase.title):
+            found.add(f"phases[{phase.index}]")
+    return found
 
 
 def _one_line(value: str, what: str) -> str:
@@ -123,23 +140,44 @@ def _title_in(body: str, old: str) -> tuple[int, int] | None:
     return begin, end
 
 
-def _set_front_matter(doc: Document, key: str, value: str) -> None:
-    """Rewrite ``key: …`` in the front matter (the block between the first two ``---``)."""
-    if not doc.lines or line_body(doc.lines[0]).lstrip("\ufeff").strip() != "---":
-        raise RenderError(f"the file has no front matter to hold its {key}")
+def _front_matter_line(lines: Sequence[str], key: str) -> tuple[int, re.Match[str]] | None:
+    """The line (1-based) of ``key: …`` in the front matter, and its parts."""
+    if not lines or line_body(lines[0]).lstrip("\ufeff").strip() != "---":
+        return None
     entry = re.compile(rf"^(?P<lead>{key}\s*:\s*)(?P<value>.*?)(?P<trail>\s*)$")
-    for number in range(2, len(doc.lines) + 1):
-        body = line_body(doc.current(number))
+    for number in range(2, len(lines) + 1):
+        body = line_body(lines[number - 1])
         if body.strip() in _FRONT_MATTER_END:
-            break
+            return None
         match = entry.match(body)
         if match is not None:
-            written = _yaml_scalar(value, match["value"])
-            doc.replaced[number] = (
-                match["lead"] + written + match["trail"] + line_ending(doc.current(number))
-            )
-            return
-    raise RenderError(f"the front matter has no {key} line")
+            return number, match
+    return None
+
+
+def _in_front_matter(lines: Sequence[str], key: str, value: str | None) -> bool:
+    """Whether the front matter holds ``value`` on one ``key: …`` line (quoted or not)."""
+    found = _front_matter_line(lines, key)
+    if found is None or value is None:
+        return False
+    raw = found[1]["value"]
+    if raw[:1] in ("'", '"') and raw[-1:] == raw[:1] and len(raw) > 1:
+        raw = raw[1:-1].replace("''", "'") if raw[0] == "'" else raw[1:-1].replace('\\"', '"')
+    return raw == value
+
+
+def _set_front_matter(doc: Document, key: str, value: str) -> None:
+    """Rewrite ``key: …`` in the front matter (the block between the first two ``---``)."""
+    found = _front_matter_line([doc.current(n) for n in range(1, len(doc.lines) + 1)], key)
+    if found is None:
+        raise RenderError(f"the front matter has no {key} line")
+    number, match = found
+    doc.replaced[number] = (
+        match["lead"]
+        + _yaml_scalar(value, match["value"])
+        + match["trail"]
+        + line_ending(doc.current(number))
+    )
 
 
 def _yaml_scalar(value: str, old: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sync_engine.domain.model import Plan
+from sync_engine.parsing.parser import ParseResult
 from sync_engine.ports.records import PlanChange, PlanSyncState
 from sync_engine.rendering import Edit, SetMetadata, SetTitle, writable_metadata
 
@@ -68,14 +69,14 @@ def database_meta(base: Mapping[str, object], state: PlanSyncState) -> dict[str,
 
 
 def metadata_edits(
-    plan: Plan,
+    parsed: ParseResult,
     actual: Mapping[str, object],
     target: Mapping[str, object],
     phase_at: Mapping[int, int],
 ) -> list[Edit]:
     """The edits that give the file the target's metadata, where it has a place for it."""
     edits: list[Edit] = []
-    writable = writable_metadata(plan)
+    writable = writable_metadata(parsed)
     for name in PLAN_FIELDS:
         wanted = target.get(name)
         if name in writable and _text(wanted) and wanted != actual.get(name):
@@ -83,7 +84,11 @@ def metadata_edits(
             edits.append(SetTitle(wanted) if name == "title" else _set(name, wanted))
     for position, index in phase_at.items():
         wanted = target.get(phase_field(position))
-        if _text(wanted) and wanted != actual.get(phase_field(position)):
+        if (
+            f"phases[{index}]" in writable
+            and _text(wanted)
+            and wanted != actual.get(phase_field(position))
+        ):
             assert isinstance(wanted, str)
             edits.append(SetTitle(wanted, phase=index))
     return edits

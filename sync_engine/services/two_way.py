@@ -258,7 +258,7 @@ class TwoWayPlanMerge:
             (keys.key(_phase_key(plan, phase.index)), phase.index) for phase in plan.phases
         )
         edits = self._file_edits(plan, ids, file_state, result.file_target, phases)
-        edits += metadata_edits(plan, file_state.meta, result.file_target.meta, phase_at)
+        edits += metadata_edits(analysis.parsed, file_state.meta, result.file_target.meta, phase_at)
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None

@@ -273,6 +273,7 @@ def test_a_phase_title_changes_and_its_heading_keeps_the_rest() -> None:
         (1, "Lancement"),
         (2, "Suite"),
     ]
+    assert writable_metadata(parse_plan(source.encode())) == {"title", "phases[0]", "phases[1]"}
     plain = apply_edits(b"## 3. Tests de charge\n- [ ] a\n", [SetTitle("Charge", phase=0)])
     assert plain == b"## 3. Charge\n- [ ] a\n"
     # Emphasis inside the title goes with it, so none is left open.
@@ -282,8 +283,7 @@ def test_a_phase_title_changes_and_its_heading_keeps_the_rest() -> None:
 
 def test_front_matter_title_and_date() -> None:
     source = b"---\ntitle: 'Plan A'\ndate: 2025-06-13\n---\n\nTexte.\n\n- [ ] a\n"
-    plan = parse_plan(source).plan
-    assert writable_metadata(plan) == {"title", "date"}
+    assert writable_metadata(parse_plan(source)) == {"title", "date"}
     out = apply_edits(source, [SetTitle("Plan B: l'API"), SetMetadata("date", "2025-07-01")])
     assert out == b"---\ntitle: 'Plan B: l''API'\ndate: 2025-07-01\n---\n\nTexte.\n\n- [ ] a\n"
     assert (parse_plan(out).plan.title, parse_plan(out).plan.date) == (
@@ -292,3 +292,10 @@ def test_front_matter_title_and_date() -> None:
     )
     with pytest.raises(RenderError, match="no version"):
         apply_edits(source, [SetMetadata("version", "2")])
+    folded = b"---\ntitle: >-\n  Plan A\n---\n\n- [ ] a\n"  # not one line to rewrite
+    assert parse_plan(folded).plan.title == "Plan A"
+    assert writable_metadata(parse_plan(folded)) == set()
+    # A date the line holds only with emphasis inside has no place to be rewritten.
+    split = parse_plan(b"# Plan\n\nVersion 1.0 - **14** mars 2026\n\n- [ ] a\n")
+    assert split.plan.date == "14 mars 2026"
+    assert writable_metadata(split) == {"title", "version"}
