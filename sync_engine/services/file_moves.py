@@ -68,11 +68,42 @@ def move_edits(
             staying.setdefault(where, []).append(task_id)
     for ids in staying.values():
         moved |= _out_of_order(ids, actual)
+    moved = _without_cycles(moved, actual, target)
     return {
         task_id: _place(task_id, order, actual, target, line_of, phase_index, moved)
         for task_id in order
         if task_id in moved
     }
+
+
+def _without_cycles(moved: set[str], actual: PlanState, target: PlanState) -> set[str]:
+    """``moved`` less the moves that would put a task inside itself: a task that stays (its
+    place cannot be shown yet) may sit in the lines of a task whose move goes under it."""
+    moved = set(moved)
+    while True:
+        parent = {
+            task_id: target.tasks[task_id].parent_id if task_id in moved else now.parent_id
+            for task_id, now in actual.tasks.items()
+        }
+        cycle = _cycle(parent)
+        if not cycle:
+            return moved
+        moved -= cycle
+
+
+def _cycle(parent: Mapping[str, str | None]) -> set[str]:
+    """The tasks of one parent cycle, or none."""
+    done: set[str] = set()
+    for start in parent:
+        path: list[str] = []
+        cursor: str | None = start
+        while cursor is not None and cursor in parent and cursor not in done:
+            if cursor in path:
+                return set(path[path.index(cursor) :])
+            path.append(cursor)
+            cursor = parent[cursor]
+        done.update(path)
+    return set()
 
 
 def _out_of_order(wanted: Sequence[str], actual: PlanState) -> set[str]:

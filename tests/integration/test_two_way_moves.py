@@ -327,3 +327,29 @@ def test_tasks_moved_under_a_task_added_in_the_same_edit_go_under_it(root: Root)
     )
     assert rows == [(str(group),), (str(group),)]
     assert_settled(root)
+
+
+def test_a_task_and_its_parent_swapped_under_a_new_task(root: Root) -> None:
+    parent, child = task(root, "2.2.3"), task(root, "2.2.3.1")
+    with psycopg.connect(root.url) as connection:
+        (group,) = (
+            connection.execute(
+                "INSERT INTO tasks (plan_id, phase_id, text) "
+                "SELECT plan_id, phase_id, 'Sessions' FROM tasks WHERE id = %s RETURNING id",
+                (parent["id"],),
+            ).fetchone()
+            or ()
+        )
+        connection.execute("UPDATE tasks SET parent_id = %s WHERE id = %s", (group, child["id"]))
+        connection.execute(
+            "UPDATE tasks SET parent_id = %s WHERE id = %s", (child["id"], parent["id"])
+        )
+    root.ok("sync")
+    lines = root.lines()
+    at = lines.index("- [ ] Sessions")
+    assert [line.split("**")[0] + line.split("**")[1] for line in lines[at + 1 : at + 4]] == [
+        "  - [ ] 2.2.3.1",
+        "    - [ ] 2.2.3",
+        "      - [ ] 2.2.3.2",
+    ]
+    assert_settled(root)

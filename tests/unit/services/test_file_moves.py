@@ -177,3 +177,22 @@ def test_a_place_the_file_cannot_express_is_left_alone() -> None:
         },
     )
     assert move_edits(actual, target, {"a": 3, "b": 4}, phases_of(plan)) == {}
+
+
+def test_a_move_under_a_task_that_cannot_move_yet_waits() -> None:
+    # x holds t; the target puts t under a new task and x under t: t cannot move before
+    # the new task is in the file, so x cannot go under it (it would be inside itself).
+    source = b"## Phase 1: A\n\n- [ ] x\n  - [ ] t\n- [ ] y\n"
+    plan = parse_plan(source).plan
+    target = PlanState(
+        {},
+        {
+            "y": TaskState("y", "todo", "y", "p0", None, 0),
+            "new": TaskState("new", "todo", "new", "p0", None, 1),
+            "t": TaskState("t", "todo", "t", "p0", "new", 2),
+            "x": TaskState("x", "todo", "x", "p0", "t", 3),
+        },
+    )
+    edits = move_edits(state_of(plan), target, {"x": 3, "t": 4, "y": 5}, phases_of(plan))
+    assert edits == {}
+    assert apply_edits(source, list(edits.values())) == source
