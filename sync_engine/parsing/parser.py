@@ -38,7 +38,9 @@ from sync_engine.parsing.patterns import (
 )
 
 _CHECKBOX = re.compile(r"^\[(?P<char>[^\]\[])\](?:[ \t]+(?P<text>.*))?$")
-_BARE_CHECKBOX = re.compile(r"^\[(?P<char>[ xX])\][ \t]+(?P<text>\S.*)$")
+# A checkbox opening a paragraph line without a bullet reads as one with a bullet does (the
+# same characters and legend rule): a state written back to it must read back.
+_BARE_CHECKBOX = re.compile(r"^\[(?P<char>[^\]\[])\][ \t]+(?P<text>\S.*)$")
 _LEGEND = re.compile(r"^\S+(?:\s+\S+)?\s*=\s|^[:=]")
 _CONFLICT_START = re.compile(r"^<{7}(?:\s|$)")
 _CONFLICT_END = re.compile(r"^>{7}(?:\s|$)")
@@ -142,6 +144,14 @@ def _walk(tokens: list[Token], bodies: list[str], table: StatusTable) -> _Walk:
     return walk
 
 
+def _is_task_checkbox(char: str, text: str, table: StatusTable) -> bool:
+    """Whether ``[char] text`` is a task: a checkbox character, and not a legend line such
+    as ``[/] = en cours``."""
+    if not table.is_checkbox_char(char):
+        return False
+    return char in " xX" or _LEGEND.match(text) is None
+
+
 def _paragraph_tasks(
     walk: _Walk,
     items: list[tuple[int, int | None, int | None]],
@@ -159,10 +169,10 @@ def _paragraph_tasks(
         body = bodies[number - 1]
         if offset == 0 and items and items[-1][0] == number and items[-1][1] is None:
             match = _CHECKBOX.match(text_line)
-            if match is None or not table.is_checkbox_char(match["char"]):
+            if match is None:
                 continue
             text = (match["text"] or "").rstrip()
-            if not text or (match["char"] not in " xX" and _LEGEND.match(text)):
+            if not text or not _is_task_checkbox(match["char"], text, table):
                 continue
             start, _, parent = items[-1]
             walk.tasks.append(
@@ -180,7 +190,7 @@ def _paragraph_tasks(
             items[-1] = (start, len(walk.tasks) - 1, parent)
             continue
         bare = _BARE_CHECKBOX.match(text_line)
-        if bare is None:
+        if bare is None or not _is_task_checkbox(bare["char"], bare["text"], table):
             continue
         walk.tasks.append(
             _RawTask(

@@ -226,6 +226,19 @@ _DATAVIEW_FIELDS = {
 }
 
 
+_DATAVIEW_ID = re.compile(r"\[id::\s*[^\]]*\]", re.IGNORECASE)
+
+
+def explicit_id_marker(text: str) -> str | None:
+    """The explicit ID of a task's text as written (``🆔 x``, ``<!-- id: x -->``, ``{#x}``,
+    ``^x``, ``[id:: x]``), or ``None``."""
+    for pattern in (*_ID_PATTERNS, _DATAVIEW_ID):
+        match = pattern.search(text)
+        if match is not None:
+            return match.group().strip()
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class TaskText:
     title: str

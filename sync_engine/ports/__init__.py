@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from sync_engine.ports.pending import PendingWrite
 from sync_engine.ports.records import (
     GitAuthor,
     GitCommit,
@@ -31,6 +32,7 @@ __all__ = [
     "GitAuthor",
     "GitCommit",
     "GitWorkTree",
+    "PendingWrite",
     "PhaseRow",
     "PlanChange",
     "PlanFiles",
@@ -88,9 +90,26 @@ class PlanStore(Protocol):
         transaction. Returns the plan id."""
         ...
 
-    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str | None]:
         """Write several plans' syncs in one transaction (all or none); returns their plan
-        ids in order. The fast way to store many new plans."""
+        ids in order. The fast way to store many new plans. A plan edited in the database
+        while it was being synced is left out (``None``): it keeps its base and its
+        change-log entries, and the next sync merges it three ways."""
+        ...
+
+    def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:
+        """Record, and commit durably, the intent of a plan's sync before its file is
+        renamed into place: the file is to hold the bytes hashing to ``content_hash``, the
+        database ``change``. ``apply_plan_change`` of the plan deletes it. Replaces an older
+        intent of the plan."""
+        ...
+
+    def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
+        """The intents left by interrupted syncs of the root's live plans, by plan id."""
+        ...
+
+    def drop_pending_write(self, plan_id: str) -> None:
+        """Forget the plan's intent (its file did not get, or no longer holds, its content)."""
         ...
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:

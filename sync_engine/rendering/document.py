@@ -73,6 +73,23 @@ def shifted(body: str, columns: int) -> str:
     return body[strip:]
 
 
+_BULLET_END = re.compile(r"(?:[-*+]|\d+[.)])[ \t]+$")
+# A line that starts a block of its own (a list item, heading, quote, fence, HTML, rule).
+_BLOCK_START = re.compile(
+    r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)"
+    r"|^ {0,3}(?:#{1,6}(?:[ \t]|$)|>|`{3,}|~{3,}|<|(?:[-*_][ \t]*){3,}$)"
+)
+
+
+def _with_bullet(prefix: str, own: str) -> str:
+    """A moved task's prefix: ``prefix``, with the task's own bullet when ``prefix`` has
+    none (placed beside a checkbox written without one) and the task had one: a checkbox
+    with no bullet holds only some states and no sub-tasks."""
+    if _BULLET_END.search(prefix) or not _BULLET_END.search(own):
+        return prefix
+    return prefix + own.lstrip(" \t>")
+
+
 def _shifted_prefix(prefix: str, columns: int) -> str:
     if columns >= 0:
         return " " * columns + prefix
@@ -235,18 +252,33 @@ class Document:
                     if match is not None:
                         self._rendered[number] = match["prefix"]
                 pieces.append([body, line_ending(line)])
+            list_last = False  # the last line added is a list item's
             for item in self.inserted_after.get(number, ()):
                 if isinstance(item, str):
                     pieces.append([shifted(item, shift), self.newline])
+                    list_last = False
                 elif isinstance(item, NewTask):
                     pieces.append([self._prefix(item.style, shift) + item.rest, self.newline])
+                    list_last = False
                 else:
                     assert item.style is not None
-                    prefix = self._prefix(item.style, shift)
-                    columns = len(prefix) - len(self._original_prefix(item.task.line))
+                    was = self._original_prefix(item.task.line)
+                    prefix = _with_bullet(self._prefix(item.style, shift), was)
+                    columns = len(prefix) - len(was)
                     task = item.task
                     self._flow(task.line, task.end_line, columns, (item, prefix), pieces)
+                    list_last = bool(_BULLET_END.search(prefix))
+            if list_last and self._lazy(number + 1):
+                pieces.append(["", self.newline])  # else it would read as part of that item
             number += 1
+
+    def _lazy(self, number: int) -> bool:
+        """Whether line ``number`` is paragraph text that, right after a list item, would
+        read as part of that item (a lazy continuation line)."""
+        if not 1 <= number <= len(self.lines) or number in self.deleted or number in self.moved:
+            return False
+        body = line_body(self.current(number))
+        return bool(body.strip()) and _BLOCK_START.match(body) is None
 
     def _original_prefix(self, line: int) -> str:
         match = TASK_LINE.match(line_body(self.lines[line - 1]))

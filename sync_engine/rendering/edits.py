@@ -42,9 +42,11 @@ class InsertTask:
 
 @dataclass(frozen=True, slots=True)
 class DeleteTask:
-    """Remove a task's lines, sub-tasks included."""
+    """Remove a task's lines, sub-tasks included; with ``with_subtasks=False`` only its own
+    lines go (sub-tasks' lines and blank lines stay)."""
 
     line: int
+    with_subtasks: bool = True
 
 
 @dataclass(frozen=True, slots=True)

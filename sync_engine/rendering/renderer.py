@@ -59,7 +59,7 @@ def _set_status(doc: Document, plan: Plan, edit: SetStatus, table: StatusTable) 
     line = doc.current(edit.line)
     body, ending = line_body(line), line_ending(line)
     match = _split_task_line(body, edit.line)
-    char = table.char_for(edit.status, plan.done_style)
+    char = _char_for(table, edit.status, plan, f"line {edit.line}")
     if char == match["char"] or (table.status_of(match["char"]) == edit.status):
         return
     start = match.start("char")
@@ -67,17 +67,23 @@ def _set_status(doc: Document, plan: Plan, edit: SetStatus, table: StatusTable) 
 
 
 def _set_text(doc: Document, plan: Plan, edit: SetText) -> None:
-    if "\n" in edit.text or "\r" in edit.text:
-        raise RenderError("a task's text is one line; it cannot contain line breaks")
     _task(plan, edit.line)
     line = doc.current(edit.line)
     body, ending = line_body(line), line_ending(line)
     match = _split_task_line(body, edit.line)
     gap = match["gap"] or " "
-    new_text = edit.text.strip()
-    doc.replaced[edit.line] = (
-        body[: match.start("gap")] + (gap if new_text else "") + new_text + match["trail"] + ending
-    )
+    new_text = _one_line(edit.text, f"line {edit.line}")
+    doc.replaced[edit.line] = body[: match.start("gap")] + gap + new_text + match["trail"] + ending
+
+
+def _one_line(text: str, where: str) -> str:
+    """A task's text as written: stripped; it must be one line, not blank (a checkbox with
+    no text reads as no task)."""
+    if "\n" in text or "\r" in text:
+        raise RenderError(f"{where}: a task's text is one line; it cannot contain line breaks")
+    if not text.strip():
+        raise RenderError(f"{where}: a task's text cannot be blank")
+    return text.strip()
 
 
 def _style_of(body: str) -> tuple[str, str]:
@@ -89,9 +95,7 @@ def _style_of(body: str) -> tuple[str, str]:
 
 
 def _new_task(style: Style, gap: str, char: str, text: str) -> NewTask:
-    if "\n" in text or "\r" in text:
-        raise RenderError("a task's text is one line; it cannot contain line breaks")
-    return NewTask(style, f"[{char}]{gap}{text.strip()}")
+    return NewTask(style, f"[{char}]{gap}{_one_line(text, 'a new task')}")
 
 
 def _last_task_block(tasks: list[Task]) -> Task | None:
@@ -116,8 +120,15 @@ def _first_in_area(doc: Document, start: int, end: int) -> tuple[int, list[str |
     return where, blank
 
 
+def _char_for(table: StatusTable, status: str, plan: Plan, where: str) -> str:
+    try:
+        return table.char_for(status, plan.done_style)
+    except ValueError as error:
+        raise RenderError(f"{where}: {error}") from error
+
+
 def _insert(doc: Document, plan: Plan, edit: InsertTask, table: StatusTable) -> None:
-    char = table.char_for(edit.status, plan.done_style)
+    char = _char_for(table, edit.status, plan, "a new task")
     if edit.after_line is not None:
         anchor = _task(plan, edit.after_line)
         _, gap = _style_of(line_body(doc.lines[anchor.line - 1]))
@@ -166,6 +177,11 @@ def _delete(doc: Document, plan: Plan, edit: DeleteTask) -> None:
     for inner in plan.tasks:  # sub-tasks moved elsewhere go on living there
         if task.line < inner.line <= task.end_line and inner.line in doc.moved:
             lines -= set(range(inner.line, inner.end_line + 1))
+    if not edit.with_subtasks:
+        for sub in plan.tasks:
+            if task.line < sub.line <= task.end_line:
+                lines -= set(range(sub.line, sub.end_line + 1))
+        lines = {n for n in lines if n == task.line or line_body(doc.lines[n - 1]).strip()}
     doc.deleted.update(lines)
 
 

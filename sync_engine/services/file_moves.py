@@ -15,7 +15,7 @@ new task's line is written: see ``TwoWayPlanMerge``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from difflib import SequenceMatcher
 
 from sync_engine.conflicts.model import PlanState, TaskState
@@ -38,6 +38,7 @@ def move_edits(
     target: PlanState,
     line_of: Mapping[str, int],
     phase_index: Mapping[str | None, int | None],
+    leaves: Collection[str] = (),
 ) -> dict[str, MoveTask]:
     """The move of each task of the file (by id) whose place in ``target`` differs.
 
@@ -46,12 +47,16 @@ def move_edits(
         target: what the file should become, in document order.
         line_of: the first line of each task of the file.
         phase_index: the index in the file of each phase key it has (``None``: no phase).
+        leaves: tasks of the file that cannot hold sub-tasks (checkboxes written without a
+            bullet, lines of a paragraph).
     """
     order = list(target.tasks)
 
     def placeable(where: _Container) -> bool:
         kind, key = where
-        return key in actual.tasks if kind == "task" else key in phase_index
+        if kind == "task":
+            return key in actual.tasks and key not in leaves
+        return key in phase_index
 
     moved: set[str] = set()
     staying: dict[_Container, list[str]] = {}

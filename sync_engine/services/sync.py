@@ -4,11 +4,14 @@ Work is proportional to what changed: a file whose size, mtime and inode match t
 scan is not read (unless its mtime is too close to that scan to be trusted, or git says it
 changed); a file whose bytes hash to the stored hash is not parsed. Each changed plan is
 parsed, validated, matched task by task to the stored plan, and written in one transaction
-with its new base snapshot.
+with its new base snapshot. A plan written both ways records its database side as an
+intent before its file is renamed; a sync interrupted before that side was committed is
+finished from the intent by the next one (``_roll_forward``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Callable
@@ -18,16 +21,18 @@ from dataclasses import dataclass, field
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.status import StatusTable
 from sync_engine.errors import PlanChangedDuringSyncError
-from sync_engine.ports import FileStat, GitWorkTree, PlanFiles, PlanStore
+from sync_engine.ports import FileStat, GitWorkTree, PendingWrite, PlanFiles, PlanStore
 from sync_engine.ports.records import (
     GitAuthor,
     PlanChange,
+    PlanSyncState,
     RootState,
     SkippedPlan,
     StoredPlanInfo,
     SyncCounts,
     TaskRow,
 )
+from sync_engine.rendering.document import RenderError
 from sync_engine.services.analysis import Analysis, PlanAnalyser
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import (
@@ -38,7 +43,12 @@ from sync_engine.services.snapshot import (
     section_rows,
     task_rows,
 )
-from sync_engine.services.two_way import TwoWayPlanMerge, three_way_change, written_tasks
+from sync_engine.services.two_way import (
+    MergePlan,
+    TwoWayPlanMerge,
+    three_way_change,
+    written_tasks,
+)
 from sync_engine.services.write_backs import CommitOutcome, WrittenBack, commit_write_backs
 from sync_engine.validation.validator import PlanValidator
 
@@ -148,8 +158,11 @@ class FilesToDatabaseSync:
         if self._git is not None and head and root.git_head and head != root.git_head:
             git_changed = self._git.changed_between(root.git_head, head) or set()
         last_scan_ns = int(root.last_sync_at.timestamp() * 1e9) if root.last_sync_at else 0
-        # Plans with database-side edits or conflicts to settle are merged three ways.
-        merging = self._store.plans_needing_merge(root.id)
+        # Plans with database-side edits or conflicts to settle are merged three ways, and so
+        # are plans whose last sync was interrupted after recording its intent (whatever their
+        # file's stat says: the file may hold the new content already).
+        pending = self._store.pending_writes(root.id)
+        merging = self._store.plans_needing_merge(root.id) | pending.keys()
         to_read = [
             (position, stat)
             for position, stat in enumerate(listed, start=1)
@@ -160,7 +173,7 @@ class FilesToDatabaseSync:
         batch = _ChangeBatch(self._store, root.id, options.dry_run)
         try:
             unchanged_stats = self._read_and_sync(
-                root, index, len(listed), to_read, merging, options, report, batch
+                root, index, len(listed), to_read, merging, pending, options, report, batch
             )
             batch.flush()
         finally:
@@ -178,6 +191,7 @@ class FilesToDatabaseSync:
         listed: int,
         to_read: list[tuple[int, FileStat]],
         merging: set[str],
+        pending: dict[str, PendingWrite],
         options: SyncOptions,
         report: SyncReport,
         batch: _ChangeBatch,
@@ -209,6 +223,11 @@ class FilesToDatabaseSync:
                 (stat.path, data) for _, data, stat, _ in changed
             )
             for (position, data, stat, stored), analysis in zip(changed, analyses, strict=True):
+                if stored is not None and stored.id in pending:
+                    intent = pending[stored.id]
+                    if self._roll_forward(root, intent, data, stat, stored, options, report):
+                        self._report_progress(position, listed)
+                        continue
                 if stored is not None and stored.id in merging:
                     self._sync_three_way(root, data, stat, stored, analysis, options, report)
                 else:
@@ -301,8 +320,9 @@ class FilesToDatabaseSync:
         options: SyncOptions,
         report: SyncReport,
     ) -> None:
-        """Both directions for one plan: merge base / file / database, write the file, then
-        the database (see ``two_way``). Retried when the file changes under the sync."""
+        """Both directions for one plan: merge base / file / database, record the intent
+        (the database side, made before the file is written), write the file, then the
+        database (see ``two_way``). Retried when the file changes under the sync."""
         path = stat.path
         merge = TwoWayPlanMerge(self._table, self._policy, options.similarity_threshold)
         for _ in range(_WRITE_ATTEMPTS):
@@ -321,7 +341,16 @@ class FilesToDatabaseSync:
             if options.direction == "to-files" and file_changed:
                 report.changes.append(f"leave {path}: its file edits wait for --direction both")
                 return
-            merged = merge.merge(analysis, data, state)
+            try:
+                merged = merge.merge(analysis, data, state)
+            except RenderError as error:
+                message = (
+                    f"{path}: left as it is: the database asks for what the file cannot hold "
+                    f"({error}); fix the task in the database"
+                )
+                report.counts.refused.append(message)
+                report.changes.append(message)
+                return
             removed = len(analysis.parsed.plan.tasks) - sum(
                 1 for task_id in merged.file_ids if task_id in merged.result.file_target.tasks
             )
@@ -339,27 +368,37 @@ class FilesToDatabaseSync:
                 if diff:
                     report.changes.append(diff.rstrip("\n"))
                 return
-            written, new_data, new_stat = analysis, data, stat
+            new_data = merged.new_content if merged.new_content is not None else data
+            written = analysis
             if merged.new_content is not None:
+                written = self._analyser.reanalyse(analysis, path, new_data)
+            # The database side is made before the file is written (only the new file's stat
+            # comes from the write), so that it can be recorded as the write's intent.
+            change = self._database_side(
+                merge, merged, analysis, written, new_data, stat, state, options
+            )
+            if merged.new_content is not None:
+                new_hash = hashlib.sha256(new_data).hexdigest()
+                self._store.record_pending_write(stored.id, new_hash, change)
                 try:
-                    new_stat = self._files.write(path, merged.new_content, read_hash)
+                    new_stat = self._files.write(path, new_data, read_hash)
                 except PlanChangedDuringSyncError:
+                    self._store.drop_pending_write(stored.id)
                     data, stat = self._files.read(path)
                     analysis = self._analyser.analyse(path, data)
                     continue
-                new_data = merged.new_content
-                written = self._analyser.reanalyse(analysis, path, new_data)
+                change = _with_stat(change, new_stat)
                 report.counts.written_back += 1
                 report.written.append(WrittenBack(path, new_data, tuple(merged.edits)))
                 report.changes.append(f"write {path}: {len(merged.edits)} line edits")
-            plan = written.parsed.plan
-            stored_tasks = written_tasks(analysis.parsed.plan, merged, plan)
-            match = match_tasks(plan, stored_tasks, options.similarity_threshold)
-            rows = task_rows(plan, match.stored_for)
-            base_change = self._plan_change(
-                written, new_data, new_stat, stored.id, rows, [], [], []
-            )
-            change = three_way_change(merge, merged, written, state, base_change)
+            try:
+                self._store.apply_plan_change(root.id, change)
+            except PlanChangedDuringSyncError:
+                # Edited in the database meanwhile: merged again with that edit, the file
+                # as it now is being the file side (its intent, if written, is replaced).
+                data, stat = self._files.read(path)
+                analysis = self._analyser.analyse(path, data)
+                continue
             report.counts.tasks_created += len(change.created)
             report.counts.tasks_updated += len(change.updated)
             report.counts.tasks_deleted += len(change.deleted)
@@ -370,11 +409,81 @@ class FilesToDatabaseSync:
                 f"merge {path}: +{len(change.created)} ~{len(change.updated)} "
                 f"-{len(change.deleted)} tasks, {len(change.conflicts)} conflicts"
             )
-            self._store.apply_plan_change(root.id, change)
             return
         message = f"{path}: kept changing while it was being synced; it was left for the next sync"
         report.counts.refused.append(message)
         report.changes.append(message)
+
+    def _database_side(
+        self,
+        merge: TwoWayPlanMerge,
+        merged: MergePlan,
+        analysis: Analysis,
+        written: Analysis,
+        new_data: bytes,
+        stat: FileStat,
+        state: PlanSyncState,
+        options: SyncOptions,
+    ) -> PlanChange:
+        """The database side of a merge: the rows of the file as written (``written``, the
+        analysis of ``new_data``), its tasks given the ids the merge meant, the database's
+        own values kept where the merge says so. Its stat is ``stat`` until the file is
+        written."""
+        plan = written.parsed.plan
+        stored_tasks = written_tasks(analysis.parsed.plan, merged, plan)
+        match = match_tasks(plan, stored_tasks, options.similarity_threshold)
+        rows = task_rows(plan, match.stored_for)
+        base_change = self._plan_change(written, new_data, stat, state.plan_id, rows, [], [], [])
+        return three_way_change(merge, merged, written, state, base_change)
+
+    def _roll_forward(
+        self,
+        root: RootState,
+        intent: PendingWrite,
+        data: bytes,
+        stat: FileStat,
+        stored: StoredPlanInfo,
+        options: SyncOptions,
+        report: SyncReport,
+    ) -> bool:
+        """Finish a plan's sync interrupted between recording its intent and committing its
+        database side. Returns whether the plan's sync is done (else it is synced as usual).
+
+        The file holds the intended content and the database was not edited since: the
+        recorded change is applied as the interrupted sync would have (its stat taken from
+        the file now), which converges exactly. Otherwise the intent is dropped."""
+        path = stat.path
+        file_hash = hashlib.sha256(data).hexdigest()
+        if file_hash == intent.content_hash and not intent.edited_since:
+            change = _with_stat(intent.change, stat)
+            report.counts.tasks_created += len(change.created)
+            report.counts.tasks_updated += len(change.updated)
+            report.counts.tasks_deleted += len(change.deleted)
+            report.counts.conflicts_opened += sum(
+                1 for conflict in change.conflicts if conflict.status == "open"
+            )
+            report.changes.append(
+                f"roll forward {path}: its last sync stopped after writing the file; "
+                f"+{len(change.created)} ~{len(change.updated)} -{len(change.deleted)} tasks, "
+                f"{len(change.conflicts)} conflicts"
+            )
+            if not options.dry_run:
+                self._store.apply_plan_change(root.id, change)  # deletes the intent
+            return True
+        # The file still holds the base (the sync stopped before the rename): nothing was
+        # written, the plan is synced as usual. Else the file changed again after the
+        # interrupted sync, or the database was edited since it read it: the recorded change
+        # no longer holds every edit, and the three-way merge against the base (matching the
+        # file's tasks to it by text) sorts them out, as it did before intents were recorded.
+        if file_hash != stored.content_hash:
+            since = "database was" if file_hash == intent.content_hash else "file was"
+            report.changes.append(
+                f"merge {path} anew: its last sync stopped after writing the file, and the "
+                f"{since} edited since"
+            )
+        if not options.dry_run:
+            self._store.drop_pending_write(stored.id)
+        return False
 
     @staticmethod
     def _refuse(
@@ -523,6 +632,14 @@ class FilesToDatabaseSync:
             self._store.delete_plans(root.id, [info.id for info in missing])
 
 
+def _with_stat(change: PlanChange, stat: FileStat) -> PlanChange:
+    """``change`` with the plan's stat taken from ``stat`` (the file as written)."""
+    plan = dataclasses.replace(
+        change.plan, size=stat.size, mtime_ns=stat.mtime_ns, inode=stat.inode
+    )
+    return dataclasses.replace(change, plan=plan)
+
+
 def _maybe_mid_save(stat: FileStat, stored: StoredPlanInfo | None) -> bool:
     """Whether a file may be caught in the middle of a save: it shrank since the last sync
     and was written a moment ago."""
@@ -549,7 +666,7 @@ class _ChangeBatch:
         self._changes: list[PlanChange] = []
         self._tasks = 0
         self._writer: ThreadPoolExecutor | None = None
-        self._in_flight: Future[list[str]] | None = None
+        self._in_flight: Future[list[str | None]] | None = None
 
     def add(self, change: PlanChange) -> None:
         if self._dry_run:

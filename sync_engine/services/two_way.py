@@ -29,6 +29,7 @@ from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
 from sync_engine.domain.status import StatusTable
 from sync_engine.parsing.parser import parse_plan
+from sync_engine.parsing.patterns import analyse_task_text
 from sync_engine.ports.records import (
     ConflictWrite,
     PhaseRow,
@@ -38,9 +39,11 @@ from sync_engine.ports.records import (
     StoredTask,
     TaskRow,
 )
+from sync_engine.rendering.document import RenderError
 from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
 from sync_engine.rendering.renderer import apply_edits
 from sync_engine.services.analysis import Analysis
+from sync_engine.services.database_side import database_order, database_side
 from sync_engine.services.file_moves import move_edits
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.plan_metadata import (
@@ -224,25 +227,15 @@ class TwoWayPlanMerge:
                 for task in plan.tasks
             },
         )
-        database_keys = keys.renamed(state.phase_titles or ())
-        database = PlanState(
-            meta=database_meta(base.meta, state),
-            tasks=_with_subtrees_deleted(
-                base,
-                file_state,
-                _repositioned(state.tasks, base_list),
-                {
-                    task.id: TaskState(
-                        task.id,
-                        task.status,
-                        task.text,
-                        database_keys.key(task.phase_key),
-                        task.parent_id,
-                        i,
-                    )
-                    for i, task in enumerate(_database_order(state.tasks, base_list))
-                },
-            ),
+        in_order, repositioned = database_order(state.tasks, base)
+        database = database_side(
+            in_order,
+            base,
+            file_state,
+            keys.renamed(state.phase_titles or ()).key,
+            self._table,
+            database_meta(base.meta, state),
+            repositioned,
         )
         held = [
             HeldField(conflict.task_id, conflict.field or "")
@@ -278,6 +271,8 @@ class TwoWayPlanMerge:
             for task in target.values()
         ):
             self._place_under_new_tasks(merged, plan)
+        if merged.new_content is not None:
+            self._check_reads_back(plan.path, merged.new_content, len(target))
         return merged
 
     def _place_under_new_tasks(self, merged: MergePlan, plan: Plan) -> None:
@@ -309,12 +304,26 @@ class TwoWayPlanMerge:
             },
         )
         line_of = {str(ids[task.index]): task.line for task in written.tasks}
-        moves = move_edits(actual, merged.result.file_target, line_of, merged.phases)
+        leaves = {str(ids[task.index]) for task in written.tasks if not task.bulleted}
+        moves = move_edits(actual, merged.result.file_target, line_of, merged.phases, leaves)
         if moves:
             merged.new_content = apply_edits(
                 merged.new_content, list(moves.values()), self._table, parsed
             )
             merged.edits.extend(moves.values())
+
+    def _check_reads_back(self, path: str, content: bytes, expected: int) -> None:
+        """Refuse a write whose file would not read back as the tasks merged: the rows of
+        tasks it lost would stay in the database with no line in the file.
+
+        Raises:
+            RenderError: the new content reads as another number of tasks.
+        """
+        found = len(parse_plan(content, path, self._table).plan.tasks)
+        if found != expected:
+            raise RenderError(
+                f"the merged file would read as {found} tasks, not the {expected} merged"
+            )
 
     def _file_edits(
         self,
@@ -329,13 +338,22 @@ class TwoWayPlanMerge:
         for task_id, now in actual.tasks.items():
             wanted = target.tasks.get(task_id)
             if wanted is None:
-                edits.append(DeleteTask(line_of[task_id]))
+                task = plan.task_at_line(line_of[task_id])
+                assert task is not None
+                # Sub-tasks the file keeps (a new one, one held by a conflict) keep their lines.
+                kept = any(
+                    ids[sub.index] in target.tasks
+                    for sub in plan.tasks
+                    if task.line < sub.line <= task.end_line
+                )
+                edits.append(DeleteTask(task.line, with_subtasks=not kept))
                 continue
             if wanted.status != now.status:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
-        moves = move_edits(actual, target, line_of, phases)
+        leaves = {ids[task.index] for task in plan.tasks if not task.bulleted}
+        moves = move_edits(actual, target, line_of, phases, leaves)
         # Moves and new tasks in the target's order, so that each goes after tasks that
         # may have moved there first. Where each task of the file will be: its target's
         # place when it moves, else where it is.
@@ -475,66 +493,6 @@ def _with_places(
             )
         placed.append(row)
     return placed
-
-
-def _database_order(tasks: Sequence[StoredTask], base: Sequence[StoredTask]) -> list[StoredTask]:
-    """The database's tasks in document order: by position, and at one position a task
-    another program placed there (a new task, or one given a new position) before the task
-    that was there (docs/database.md)."""
-    was = {task.id: index for index, task in enumerate(base)}
-    return sorted(tasks, key=lambda task: (task.position, was.get(task.id) == task.position))
-
-
-def _repositioned(tasks: Sequence[StoredTask], base: Sequence[StoredTask]) -> set[str]:
-    """The tasks of the base that another program gave a new position (a move)."""
-    was = {task.id: index for index, task in enumerate(base)}
-    return {task.id for task in tasks if was.get(task.id, task.position) != task.position}
-
-
-def _with_subtrees_deleted(
-    base: PlanState, file: PlanState, repositioned: Collection[str], tasks: dict[str, TaskState]
-) -> dict[str, TaskState]:
-    """The database's tasks less the sub-tasks of the tasks it deleted (docs/database.md: a
-    deleted task takes its sub-tasks with it, as deleting its lines in the file does). A
-    sub-task whose status, text or place the database changed is an edit and stays, and so
-    do the sub-tasks of a deletion the file contests (it edited the task). Without this the
-    file would lose the sub-tasks with their parent's lines while the database kept them."""
-    deleted = {
-        task_id
-        for task_id, past in base.tasks.items()
-        if task_id not in tasks
-        and (task_id not in file.tasks or _same_fields(past, file.tasks[task_id]))
-    }
-    if not deleted:
-        return tasks
-
-    def under_deleted(task_id: str) -> bool:
-        seen: set[str] = set()
-        parent = base.tasks[task_id].parent_id
-        while parent is not None and parent in base.tasks and parent not in seen:
-            if parent in deleted:
-                return True
-            seen.add(parent)
-            parent = base.tasks[parent].parent_id
-        return False
-
-    kept = {}
-    for task_id, task in tasks.items():
-        past = base.tasks.get(task_id)
-        # A parent's deletion may have left the sub-task top-level in its phase, where it
-        # was in the order (ON DELETE SET NULL): no move of its own. Any other new place is
-        # one, and the task stays.
-        untouched = (
-            past is not None
-            and (past.status, past.text) == (task.status, task.text)
-            and (
-                task.place == past.place
-                or (task.place == (past.phase, None) and task_id not in repositioned)
-            )
-        )
-        if not (untouched and under_deleted(task_id)):
-            kept[task_id] = task
-    return kept
 
 
 def _same_fields(past: TaskState, now: TaskState) -> bool:
@@ -703,6 +661,9 @@ def written_tasks(plan: Plan, merged: MergePlan, written: Plan | None = None) ->
         wanted = target.get(task_id)
         if wanted is None:
             continue
+        title, explicit_id = (
+            (task.title, task.explicit_id) if wanted.text == task.text else _identity(wanted.text)
+        )
         found.append(
             StoredTask(
                 id=task_id,
@@ -710,16 +671,17 @@ def written_tasks(plan: Plan, merged: MergePlan, written: Plan | None = None) ->
                 parent_id=wanted.parent_id,
                 phase_key=_phase_key(phases, merged.phases.get(wanted.phase, task.phase)),
                 text=wanted.text,
-                title=task.title if wanted.text == task.text else wanted.text,
+                title=title,
                 status=wanted.status,
                 char=task.char,
                 line=task.line,
-                explicit_id=task.explicit_id,
+                explicit_id=explicit_id,
             )
         )
     known = set(merged.file_ids)
     for task_id, wanted in target.items():
         if task_id not in known:
+            title, explicit_id = _identity(wanted.text)
             found.append(
                 StoredTask(
                     id=task_id,
@@ -727,10 +689,19 @@ def written_tasks(plan: Plan, merged: MergePlan, written: Plan | None = None) ->
                     parent_id=wanted.parent_id,
                     phase_key=None,
                     text=wanted.text,
-                    title=wanted.text,
+                    title=title,
                     status=wanted.status,
                     char="",
                     line=0,
+                    explicit_id=explicit_id,
                 )
             )
     return found
+
+
+def _identity(text: str) -> tuple[str, str | None]:
+    """The title and explicit ID the parser reads from a task's text: what the written
+    file's tasks are matched by (the whole text, labels, tags and dates included, can be
+    too unlike the title to match)."""
+    analysed = analyse_task_text(text)
+    return analysed.title, analysed.explicit_id

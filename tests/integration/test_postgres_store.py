@@ -36,6 +36,7 @@ TABLES = {
     "sections",
     "tasks",
     "plan_base",
+    "pending_writes",
     "sync_operations",
     "change_log",
     "conflicts",
@@ -208,11 +209,10 @@ def test_migrate_from_two_threads_applies_each_migration_once(empty_database_url
     for thread in threads:
         thread.join()
     assert errors == []
-    # Each migration is applied once, by one thread or the other (each takes the lock for
-    # one migration at a time, so they may share the work).
-    names = [m.name for m in available_migrations()]
-    assert sorted(name for result in results for name in result) == names
-    assert all(result == sorted(result) for result in results)
+    # Each migration is its own transaction: the two may share the work, never repeat it.
+    assert sorted(name for names in results for name in names) == sorted(
+        m.name for m in available_migrations()
+    )
     assert fetch(empty_database_url, "SELECT count(*) FROM schema_migrations") == [
         (len(available_migrations()),)
     ]
@@ -314,6 +314,19 @@ def test_calls_under_the_root_lock_use_its_connection(
     assert store.root(root_id).git_head == "abc"
     store.set_root_synced(root_id, None)  # the lock's connection is back in the pool, usable
     assert store.root(root_id).git_head is None
+
+
+def test_a_failed_read_in_one_round_trip_leaves_the_connection_usable(
+    store: PostgresPlanStore, root_id: str
+) -> None:
+    with store.lock_root(root_id):
+        with pytest.raises(StoreError, match="uuid"):
+            store.plan_sync_state("not-a-plan-id")
+        assert store.plan_sync_state(new_id()).tasks == []  # rolled back, not left aborted
+        store.set_root_synced(root_id, "def")
+        with pytest.raises(NotFoundError):
+            store.set_root_synced(new_id(), None)
+    assert store.root(root_id).git_head == "def"
 
 
 # -- writing and reading plans -------------------------------------------------------------------

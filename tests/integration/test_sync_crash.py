@@ -11,6 +11,7 @@ nothing.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -18,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +114,11 @@ def killed_sync(ws: Workspace, driver: Path, step: str, skip: int = 0) -> None:
         check=False,
     )
     assert done.returncode == -signal.SIGKILL, (done.returncode, done.stdout, done.stderr)
+
+
+def intents_of(ws: Workspace) -> list[str]:
+    """The content hashes of the pending writes (intents) left in the database."""
+    return [content_hash for (content_hash,) in ws.sql("SELECT content_hash FROM pending_writes")]
 
 
 def assert_converged(ws: Workspace) -> None:
@@ -268,9 +275,20 @@ def test_a_sync_killed_at_each_step_converges_on_the_next(
         assert b"- [ ] Par SQL" in ws.plan.read_bytes()
         assert temps == []
     assert (pending > 0) == (step != "after-commit")  # the transaction is all or nothing
+    intents = intents_of(ws)
+    # The intent is committed before the rename and deleted with the database side.
+    assert len(intents) == (0 if step == "after-commit" else 1), intents
+    rolls_forward = step in ("after-rename", "before-commit")
+    if intents:
+        file_hash = hashlib.sha256(ws.plan.read_bytes()).hexdigest()
+        assert (intents[0] == file_hash) == rolls_forward
+    planned = ws.ok("sync", "--dry-run")["changes"]
+    assert any(line.startswith(f"roll forward {PLAN}:") for line in planned) == rolls_forward
+    assert intents_of(ws) == intents  # a dry run leaves it
     operations = ws.sql("SELECT count(*) FROM sync_operations")[0][0]
 
     report = ws.ok("sync")
+    assert intents_of(ws) == []  # rolled forward, or dropped (the file has its old content)
     assert report["files_scanned"] == 8
     if step != "before-rename":
         assert report["written_back"] == 0  # the file already says what the database will
@@ -306,8 +324,11 @@ def test_a_sync_of_several_plans_killed_after_some_converges(
         "GROUP BY p.path HAVING bool_and(c.consumed_at IS NOT NULL) ORDER BY p.path"
     )
     assert [path for (path,) in consumed] == sorted(names)[:done_plans]
+    written = ws.root / sorted(names)[done_plans]
+    assert intents_of(ws) == [hashlib.sha256(written.read_bytes()).hexdigest()]
 
     ws.ok("sync")
+    assert intents_of(ws) == []
     for name in names:
         task_id, text = expected[name]
         lines = (ws.root / name).read_text("utf-8").split("\n")
@@ -347,7 +368,10 @@ def run_scenario(seed: int, ws: Workspace, reference: Workspace, driver: Path) -
             data = side.plan.read_bytes()
             assert data == written or killed_or_done, "the file changed without a kill"
             well_formed(side.plan)
+            if killed_or_done:  # the next sync rolls the recorded intent forward
+                assert intents_of(side) == [hashlib.sha256(data).hexdigest()]
         side.ok("sync")
+        assert intents_of(side) == []
         assert_converged(side)
         finals.append(plan_scenarios.state(side))
     crashed, uninterrupted = finals
@@ -371,7 +395,9 @@ def _sync_killed_after_rename(ws: Workspace, driver: Path) -> bool:
     return done.returncode == -signal.SIGKILL
 
 
-def scenario_seeds(tmp_path: Path, databases: Databases, driver: Path, seeds: range) -> None:
+def scenario_seeds(
+    tmp_path: Path, databases: Databases, driver: Path, seeds: Sequence[int]
+) -> None:
     failed = []
     for seed in seeds:
         urls = [databases.create(), databases.create()]
@@ -393,11 +419,13 @@ def scenario_seeds(tmp_path: Path, databases: Databases, driver: Path, seeds: ra
 def test_seeded_random_scenarios_killed_after_the_file_is_written_converge(
     tmp_path: Path, postgres_databases: Databases, driver: Path
 ) -> None:
-    scenario_seeds(tmp_path, postgres_databases, driver, range(6))
+    # 178 and 183 opened conflicts after a kill when the next sync matched the file's tasks
+    # to the base by their texts (before the intent was rolled forward).
+    scenario_seeds(tmp_path, postgres_databases, driver, [*range(6), 178, 183])
 
 
 @pytest.mark.slow
 def test_more_seeded_random_scenarios_killed_after_the_file_is_written_converge(
     tmp_path: Path, postgres_databases: Databases, driver: Path
 ) -> None:
-    scenario_seeds(tmp_path, postgres_databases, driver, range(6, 46))
+    scenario_seeds(tmp_path, postgres_databases, driver, range(6, 156))

@@ -13,7 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from sync_engine.adapters.postgres.store import PostgresPlanStore
 from sync_engine.entrypoints.cli import main
+from sync_engine.parsing import parse_plan
 from tests.conftest import SAMPLE_PLANS
 
 PLAN = "plan-dev-v1-api-gateway.md"
@@ -304,3 +306,186 @@ def test_a_task_deleted_in_the_database_takes_its_sub_tasks_with_it(root: Root) 
     assert live == [(0,)]
     again = root.ok("sync")
     assert (again["written_back"], again["tasks_created"], again["tasks_deleted"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "delete",
+    [
+        "DELETE FROM tasks WHERE id = %s",
+        "UPDATE tasks SET deleted_at = now() WHERE id = %s",
+        "cli",
+    ],
+    ids=["sql-delete", "sql-tombstone", "cli"],
+)
+def test_a_task_deleted_in_the_database_takes_its_subtasks_along(root: Root, delete: str) -> None:
+    parent = root.task_at(55)  # **2.2.3** with two sub-tasks on lines 56-57
+    before = root.lines()
+    if delete == "cli":
+        root.ok("tasks", "delete", parent["id"])
+    else:
+        root.sql(delete, parent["id"])
+    report = root.ok("sync")
+    # The parent was gone from the database already; its two sub-tasks go now.
+    assert (report["written_back"], report["tasks_deleted"], report["conflicts_opened"]) == (
+        1,
+        2,
+        0,
+    )
+    assert root.lines() == before[:54] + before[57:]
+    rows = root.ok("tasks", "list", "--plan", PLAN)
+    assert not [task for task in rows if task["text"].startswith("**2.2.3")]
+    assert [task["line"] for task in rows] == [
+        parsed.line for parsed in parse_plan((root.path / PLAN).read_bytes()).plan.tasks
+    ]
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_deleted"], again["tasks_updated"]) == (0, 0, 0)
+
+
+def test_a_subtask_edited_in_the_file_keeps_its_line_when_the_database_deletes_its_parent(
+    root: Root,
+) -> None:
+    parent = root.task_at(55)
+    plan = root.path / PLAN
+    text = plan.read_text("utf-8").splitlines(keepends=True)
+    text[55] = text[55].replace("- [ ] ", "- [x] ", 1)  # line 56, **2.2.3.1**
+    plan.write_text("".join(text), encoding="utf-8")
+    root.sql("DELETE FROM tasks WHERE id = %s", parent["id"])
+    before = root.lines()
+
+    report = root.ok("sync")
+    assert report["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["type"], conflict["field"]) == ("structure_change", "exists")
+    # The parent's line goes with its untouched sub-task; the edited one stays, as edited,
+    # at the level its parent had (left indented, it would read as a sub-task of the task
+    # before it).
+    kept = before[55].removeprefix("  ")
+    assert root.lines() == [*before[:54], kept, *before[57:]]
+    assert root.ok("tasks", "show", root.task_at(55)["id"])["phase"] == 2
+    again = root.ok("sync")
+    assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
+    assert root.lines() == [*before[:54], kept, *before[57:]]
+
+
+def test_a_text_written_with_inline_fields_keeps_the_tasks_identity(root: Root) -> None:
+    task = root.task_at(15)  # **1.1.1** … (2h)
+    text = "**1.1.1** Router #gateway #api #edge 📅 2025-07-01 ⏳ 2025-06-20 🔼 (2h)"
+    root.sql("UPDATE tasks SET text = %s WHERE id = %s", text, task["id"])
+    report = root.ok("sync")
+    assert (report["written_back"], report["tasks_created"], report["tasks_deleted"]) == (1, 0, 0)
+    assert root.lines()[14] == "- [x] " + text
+    assert root.task_at(15)["id"] == task["id"]
+    assert root.ok("tasks", "show", task["id"])["text"] == text
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_created"], again["tasks_updated"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("text", "deux\nlignes"), ("text", "   "), ("status", "finie")],
+    ids=["line-break", "blank", "unknown-status"],
+)
+def test_a_value_the_file_cannot_hold_is_refused_naming_the_plan(
+    root: Root, column: str, value: str
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    mobile = "roadmap-mobile-app.md"
+    todo = next(i for i, body in enumerate(root.lines(mobile), 1) if body.startswith("- [ ] "))
+    other = root.task_at(todo, mobile)
+    root.sql(f"UPDATE tasks SET {column} = %s WHERE id = %s", value, task["id"])
+    root.sql("UPDATE tasks SET status = 'done' WHERE id = %s", other["id"])
+    raw = (root.path / PLAN).read_bytes()
+    code, report = root.run("sync")
+    assert code == 1
+    (message,) = report["refused"]
+    assert message.startswith(f"{PLAN}: left as it is")
+    assert f"line {line}" in message
+    assert (root.path / PLAN).read_bytes() == raw  # left as it is
+    assert report["written_back"] == 1  # the other plan is synced all the same
+    assert root.ok("tasks", "show", other["id"])["status"] == "done"
+    root.sql("UPDATE tasks SET text = 'Corrigé', status = 'todo' WHERE id = %s", task["id"])
+    report = root.ok("sync")
+    assert (report["written_back"], report["refused"]) == (1, [])
+    assert root.lines()[line - 1] == "- [ ] Corrigé"
+
+
+def test_a_text_with_spaces_around_it_and_a_raw_done_character_read_as_the_file_holds_them(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    root.sql(
+        "UPDATE tasks SET text = %s, status = 'X' WHERE id = %s",
+        "  Réécrit, avec des espaces  ",
+        task["id"],
+    )
+    assert root.ok("sync")["written_back"] == 1
+    assert root.lines()[line - 1] == "- [x] Réécrit, avec des espaces"
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_updated"], again["files_changed"]) == (0, 0, 0)
+    shown = root.ok("tasks", "show", task["id"])
+    assert (shown["text"], shown["status"]) == ("Réécrit, avec des espaces", "done")
+
+
+@pytest.mark.parametrize("via", ["cli", "sql"])
+def test_a_new_text_keeps_the_explicit_id_the_file_gave_the_task(root: Root, via: str) -> None:
+    name = "roadmap-mobile-app.md"
+    task = root.task_at(48, name)  # "- [ ] Customer signature pad 📅 2026-04-08 #mobile 🆔 sig01"
+    if via == "cli":
+        root.ok("tasks", "update", task["id"], "--text", "Signature du client")
+    else:
+        root.sql("UPDATE tasks SET text = 'Signature du client' WHERE id = %s", task["id"])
+    root.ok("sync")
+    assert root.lines(name)[47] == "- [ ] Signature du client 🆔 sig01"
+    assert root.ok("tasks", "show", "sig01")["id"] == task["id"]
+    assert root.ok("tasks", "show", task["id"])["text"] == "Signature du client 🆔 sig01"
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_updated"], again["tasks_created"]) == (0, 0, 0)
+    # A new text that names an ID of its own gets that one.
+    root.sql("UPDATE tasks SET text = 'Signature ^sig02' WHERE id = %s", task["id"])
+    root.ok("sync")
+    assert root.lines(name)[47] == "- [ ] Signature ^sig02"
+
+
+@pytest.mark.parametrize("path", ["both-ways", "files-to-database"])
+def test_a_database_edit_landing_during_the_sync_is_not_overwritten(
+    root: Root, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """Another program changes a task's text while the sync that rewrites that task's row
+    (for its status) is between reading the database and committing: the sync's
+    transaction must not overwrite the text."""
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    before = root.lines()
+    if path == "both-ways":  # the plan is merged three ways
+        root.ok("tasks", "update", task["id"], "--status", "done")
+        method = "apply_plan_change"
+    else:  # the plan goes files → database, in a batch
+        edited = before[line - 1].replace("- [ ] ", "- [x] ", 1)
+        lines = [*before[: line - 1], edited, *before[line:]]
+        (root.path / PLAN).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        method = "apply_plan_changes"
+    original = getattr(PostgresPlanStore, method)
+    raced: list[bool] = []
+
+    def racing(store: PostgresPlanStore, *args: Any) -> Any:
+        if not raced:
+            raced.append(True)
+            root.sql("UPDATE tasks SET text = 'Changé pendant la sync' WHERE id = %s", task["id"])
+        return original(store, *args)
+
+    monkeypatch.setattr(PostgresPlanStore, method, racing)
+    root.ok("sync")
+    monkeypatch.setattr(PostgresPlanStore, method, original)
+    root.ok("sync")  # a plan left out of a batch is merged now
+
+    assert raced == [True]
+    after = root.lines()
+    assert changed_lines(before, after) == [line]
+    assert after[line - 1].startswith("- [x] ")
+    assert after[line - 1].endswith("Changé pendant la sync")
+    stored = root.sql("SELECT status, text FROM tasks WHERE id = %s", task["id"])
+    assert stored == [("done", "Changé pendant la sync")]
+    again = root.ok("sync")
+    assert (again["written_back"], again["tasks_updated"], again["conflicts_opened"]) == (0, 0, 0)

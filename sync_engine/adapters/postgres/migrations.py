@@ -71,6 +71,20 @@ def migrate(conninfo_or_connection: str | psycopg.Connection[Any]) -> list[str]:
 
 
 def _migrate(connection: psycopg.Connection[Any]) -> list[str]:
+    """Each migration in a transaction of its own, the whole run under one lock: two
+    processes starting at once do not share out the migrations between them."""
+    sql = queries()
+    with connection.transaction():
+        connection.execute(sql["lock_migration_run"])
+    try:
+        return _apply_pending(connection)
+    finally:
+        if not connection.closed and not connection.broken:
+            with connection.transaction():
+                connection.execute(sql["unlock_migration_run"])
+
+
+def _apply_pending(connection: psycopg.Connection[Any]) -> list[str]:
     sql = queries()
     applied: list[str] = []
     for migration in available_migrations():

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from sync_engine.adapters.postgres.queries import queries
 from sync_engine.domain.ids import random_ids
-from sync_engine.errors import NotFoundError, StoreError
+from sync_engine.errors import NotFoundError, PlanChangedDuringSyncError, StoreError
 from sync_engine.ports.records import PhaseRow, PlanChange, SectionRow, TaskRow
 
 __all__ = ["apply_plan_change", "apply_plan_changes", "json_text", "jsonb"]
@@ -56,13 +56,14 @@ def apply_plan_changes(
     changes: Sequence[PlanChange],
     *,
     asynchronous_commit: bool,
-) -> list[str]:
+) -> list[str | None]:
     """Write several plan changes in one transaction on ``connection`` (idle); return their
     plan ids in order.
 
     Plans that are new in every way (no row at their path, every task new) are written with
     one COPY per table for the whole batch, ids made here; the others one by one as
-    ``apply_plan_change`` does.
+    ``apply_plan_change`` does. A plan edited in the database while it was being synced is
+    left out (``None`` in its place): it keeps its base and is merged at the next sync.
     """
     sql = queries()
     with connection.transaction():
@@ -71,10 +72,15 @@ def apply_plan_changes(
             connection.execute(sql["set_asynchronous_commit"])
         fresh = _fresh(connection, root_id, changes)
         ids = _copy_new_plans(connection, root_id, [changes[i] for i in fresh])
-        plan_ids = dict(zip(fresh, ids, strict=True))
+        plan_ids: dict[int, str | None] = dict(zip(fresh, ids, strict=True))
         for index, change in enumerate(changes):
-            if index not in plan_ids:
-                plan_ids[index] = _apply(connection, root_id, change, asynchronous_commit)
+            if index in plan_ids:
+                continue
+            try:
+                with connection.transaction():  # a savepoint: this plan alone rolls back
+                    plan_ids[index] = _apply(connection, root_id, change, asynchronous_commit)
+            except PlanChangedDuringSyncError:
+                plan_ids[index] = None
     return [plan_ids[index] for index in range(len(changes))]
 
 
@@ -223,8 +229,32 @@ def _apply(
             "content_hash": change.plan.content_hash,
         }
         connection.execute(sql["upsert_plan_base"], base)
+        if change.plan_id is not None:  # a new plan has no intent recorded
+            # The intent recorded before the file was written is fulfilled with this commit.
+            connection.execute(sql["drop_pending_write"], {"plan_id": plan_id})
         _write_conflicts(connection, plan_id, change)
+    if change.plan_id is not None:
+        _refuse_newer_changes(connection, plan_id, change)
     return plan_id
+
+
+def _refuse_newer_changes(connection: Connection, plan_id: str, change: PlanChange) -> None:
+    """Refuse a plan's sync when the database was edited while it was being synced.
+
+    Checked last, once this transaction holds its row locks: an edit committed before them
+    is in the change log now (and this transaction may have overwritten its row), one
+    committed after them waits for this transaction and lands on top. Rolled back, the plan
+    keeps its base and its change-log entries, and is merged with the edit instead.
+
+    Raises:
+        PlanChangedDuringSyncError: such an edit is there.
+    """
+    params = {"plan_id": plan_id, "up_to": change.consumed_up_to or 0}
+    row = connection.execute(queries()["newer_changes"], params).fetchone()
+    if row is not None and row[0]:
+        raise PlanChangedDuringSyncError(
+            f"{change.plan.path}: edited in the database while it was being synced"
+        )
 
 
 def _write_conflicts(connection: Connection, plan_id: str, change: PlanChange) -> None:

@@ -27,6 +27,7 @@ from sync_engine.adapters.postgres.migrations import migrate
 from sync_engine.adapters.postgres.plan_writes import apply_plan_change, apply_plan_changes, jsonb
 from sync_engine.adapters.postgres.queries import queries
 from sync_engine.errors import ConflictHeldError, NotFoundError
+from sync_engine.ports.pending import PendingWrite, plan_change_from_json, plan_change_to_json
 from sync_engine.ports.records import (
     PlanChange,
     PlanSyncState,
@@ -42,6 +43,7 @@ __all__ = ["PostgresPlanStore", "StoreSummary", "TaskView"]
 
 Connection = psycopg.Connection[TupleRow]
 
+_IDLE = psycopg.pq.TransactionStatus.IDLE
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _DASH_POSITIONS = frozenset({8, 13, 18, 23})  # in a UUID as printed
 _SHOWN_MATCHES = 5
@@ -197,18 +199,31 @@ class PostgresPlanStore:
                     connection.autocommit = previous
 
     @contextlib.contextmanager
-    def _transaction(
-        self, *, write: bool = False, bookkeeping: bool = False
-    ) -> Iterator[Connection]:
-        """A pooled connection inside one transaction, committed when the block ends.
-        ``bookkeeping``: a write that the store can afford to lose in a server crash,
-        committed without waiting for the disk when the store commits asynchronously."""
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """A pooled connection inside one transaction, committed when the block ends."""
         with self._connection() as connection, connection.transaction():
-            if bookkeeping and self._asynchronous_commit:
-                connection.execute(queries()["set_engine_bookkeeping"])
-            elif write or bookkeeping:
+            if write:
                 connection.execute(queries()["set_engine_origin"])
             yield connection
+
+    @contextlib.contextmanager
+    def _one_trip(self, *opening: str) -> Iterator[Connection]:
+        """One transaction in one round trip: the ``opening`` named queries (a BEGIN first),
+        the block's statements and the COMMIT go out pipelined when the block ends, so the
+        block reads its cursors' results after it. A failed statement rolls it back."""
+        sql = queries()
+        with self._autocommit() as connection:
+            try:
+                with connection.pipeline():
+                    for name in opening:
+                        connection.execute(sql[name])
+                    yield connection
+                    connection.execute(sql["commit"])
+            except BaseException:
+                if not connection.closed and connection.info.transaction_status != _IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        connection.execute(sql["rollback"])
+                raise
 
     # -- roots ------------------------------------------------------------------------------------
 
@@ -263,10 +278,19 @@ class PostgresPlanStore:
                     connection.close()  # the session's locks go with it; the pool replaces it
 
     def set_root_synced(self, root_id: str, git_head: str | None) -> None:
-        with self._transaction(bookkeeping=True) as connection:
+        with self._one_trip(*self._bookkeeping()) as connection:
             params = {"root_id": root_id, "git_head": git_head}
-            if connection.execute(queries()["set_root_synced"], params).rowcount == 0:
-                raise NotFoundError(f"no plans root {root_id}")
+            updated = connection.execute(queries()["set_root_synced"], params)
+        if updated.rowcount == 0:
+            raise NotFoundError(f"no plans root {root_id}")
+
+    def _bookkeeping(self) -> tuple[str, ...]:
+        """How the sync's bookkeeping writes (file stats, the root's last sync, the
+        operations log) begin: marked as the engine's, and committed without waiting for the
+        disk when the store commits asynchronously (losing them only makes the next sync
+        read a few more files)."""
+        marked = ("begin", "set_engine_origin")
+        return (*marked, "set_asynchronous_commit") if self._asynchronous_commit else marked
 
     # -- plans and tasks ------------------------------------------------------------------------
 
@@ -289,35 +313,38 @@ class PostgresPlanStore:
     def plan_sync_state(self, plan_id: str) -> PlanSyncState:
         sql = queries()
         params = {"plan_id": plan_id}
-        # One snapshot: the tasks, the base and the change log as of the same moment.
-        with self._connection() as connection:
-            connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            try:
-                with connection.transaction():
-                    tasks = self._plan_tasks(connection, plan_id)
-                    base = connection.execute(sql["plan_base"], params).fetchone()
-                    pending = connection.execute(sql["pending_up_to"], params).fetchone()
-                    cursor = connection.cursor(row_factory=class_row(StoredConflict))
-                    conflicts = cursor.execute(sql["plan_conflicts"], params).fetchall()
-                    meta = connection.execute(sql["plan_metadata"], params).fetchone()
-                    titles = connection.execute(sql["phase_titles"], params).fetchall()
-            finally:
-                connection.isolation_level = None
+        # One snapshot (the tasks, the base, the change log and the plan's metadata as of
+        # the same moment), read in one round trip.
+        with self._one_trip("begin_snapshot") as connection:
+            tasks = connection.cursor(row_factory=dict_row).execute(sql["plan_tasks"], params)
+            base_read = connection.execute(sql["plan_base"], params)
+            pending_read = connection.execute(sql["pending_up_to"], params)
+            conflicts = connection.cursor(row_factory=class_row(StoredConflict))
+            conflicts.execute(sql["plan_conflicts"], params)
+            meta_read = connection.execute(sql["plan_metadata"], params)
+            titles_read = connection.execute(sql["phase_titles"], params)
+        base, pending = base_read.fetchone(), pending_read.fetchone()
+        meta = meta_read.fetchone()
         return PlanSyncState(
             plan_id=plan_id,
             base_content=bytes(base[0]) if base else None,
             base_model=base[1] if base else None,
-            tasks=tasks,
+            tasks=self._stored_tasks(tasks.fetchall()),
             pending_up_to=pending[0] if pending else None,
-            conflicts=conflicts,
+            conflicts=conflicts.fetchall(),
             meta=dict(zip(("title", "version", "date"), meta, strict=True)) if meta else None,
-            phase_titles=tuple(str(title) for (title,) in titles),
+            phase_titles=tuple(str(title) for (title,) in titles_read.fetchall()),
+        )
+
+    @classmethod
+    def _plan_tasks(cls, connection: Connection, plan_id: str) -> list[StoredTask]:
+        cursor = connection.cursor(row_factory=dict_row)
+        return cls._stored_tasks(
+            cursor.execute(queries()["plan_tasks"], {"plan_id": plan_id}).fetchall()
         )
 
     @staticmethod
-    def _plan_tasks(connection: Connection, plan_id: str) -> list[StoredTask]:
-        cursor = connection.cursor(row_factory=dict_row)
-        rows = cursor.execute(queries()["plan_tasks"], {"plan_id": plan_id}).fetchall()
+    def _stored_tasks(rows: Sequence[dict[str, Any]]) -> list[StoredTask]:
         return [
             StoredTask(
                 id=row["id"],
@@ -341,13 +368,41 @@ class PostgresPlanStore:
                 connection, root_id, change, asynchronous_commit=self._asynchronous_commit
             )
 
-    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str]:
+    def apply_plan_changes(self, root_id: str, changes: Sequence[PlanChange]) -> list[str | None]:
         if not changes:
             return []
         with self._connection() as connection:
             return apply_plan_changes(
                 connection, root_id, changes, asynchronous_commit=self._asynchronous_commit
             )
+
+    def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:
+        # Committed durably whatever ``asynchronous_commit`` says: the file is renamed next,
+        # and an intent lost in a server crash would leave the file's new content unexplained.
+        params = {
+            "plan_id": plan_id,
+            "content_hash": content_hash,
+            "change": jsonb(plan_change_to_json(change)),
+        }
+        with self._transaction() as connection:
+            connection.execute(queries()["record_pending_write"], params)
+
+    def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
+        with self._autocommit() as connection:
+            rows = connection.execute(queries()["pending_writes"], {"root_id": root_id})
+            return {
+                str(plan_id): PendingWrite(
+                    plan_id=str(plan_id),
+                    content_hash=content_hash,
+                    change=plan_change_from_json(change),
+                    edited_since=edited_since,
+                )
+                for plan_id, content_hash, change, edited_since in rows.fetchall()
+            }
+
+    def drop_pending_write(self, plan_id: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(queries()["drop_pending_write"], {"plan_id": plan_id})
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:
         query = "set_skipped" if reason is not None else "clear_skipped"
@@ -367,7 +422,7 @@ class PostgresPlanStore:
             return
         ids, sizes, mtimes, inodes = (list(column) for column in zip(*stats, strict=True))
         params = {"id": ids, "size": sizes, "mtime_ns": mtimes, "inode": inodes}
-        with self._transaction(bookkeeping=True) as connection:
+        with self._one_trip(*self._bookkeeping()) as connection:
             connection.execute(queries()["refresh_stats"], params)
 
     def record_operation(
@@ -380,7 +435,7 @@ class PostgresPlanStore:
             "counts": jsonb(dataclasses.asdict(counts)),
             "duration_s": duration_s,
         }
-        with self._transaction(bookkeeping=True) as connection:
+        with self._one_trip(*self._bookkeeping()) as connection:
             connection.execute(queries()["record_operation"], params)
 
     # -- edits made through commands (recorded in the change log like any other program's) --

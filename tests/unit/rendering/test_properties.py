@@ -64,6 +64,11 @@ def plans(draw: st.DrawFn) -> Source:
             lines.append(
                 "  " * depth * (len(bullet) // 2 or 1) + f"{bullet}[{char}] {draw(TEXT)}{trail}"
             )
+        if draw(st.booleans()):  # checkboxes without bullets, as a paragraph of their own
+            lines.append("")
+            for _ in range(draw(st.integers(1, 3))):
+                char = draw(st.sampled_from([" ", done, "/", "?"]))
+                lines.append(f"[{char}] {draw(TEXT)}")
         if draw(st.booleans()):
             lines += ["", "```bash", "- [ ] not a task", "```", ""]
         lines.append("")
@@ -92,7 +97,9 @@ def test_set_status_changes_only_that_task(source: Source, data: st.DataObject) 
     plan = parse_plan(source.data).plan
     assume(plan.tasks)
     task = data.draw(st.sampled_from(plan.tasks))
-    status = data.draw(st.sampled_from(["todo", "done", "in_progress", "cancelled"]))
+    status = data.draw(
+        st.sampled_from(["todo", "done", "in_progress", "cancelled", "deferred", "question", "b"])
+    )
     out = apply_edits(source.data, [SetStatus(task.line, status)])
     after = parse_plan(out).plan
     expected = _signature(plan)

@@ -57,8 +57,31 @@ def test_done_follows_the_plans_own_style() -> None:
 def test_named_and_raw_states() -> None:
     out = apply_edits(b"- [ ] a\n- [b] b\n", [SetStatus(1, "in_progress"), SetStatus(2, "todo")])
     assert out == b"- [/] a\n- [ ] b\n"
-    with pytest.raises(ValueError, match="unknown status"):
+    with pytest.raises(RenderError, match="line 1: unknown status 'nonsense'"):
         apply_edits(b"- [ ] a\n", [SetStatus(1, "nonsense")])
+
+
+@pytest.mark.parametrize("status", ["in_progress", "deferred", "question", "b"])
+def test_a_state_written_to_a_bare_checkbox_reads_back(status: str) -> None:
+    # Plans write checkboxes without bullets too; a state other than todo/done written
+    # there must still read as the same task, with that state.
+    source = b"Phase 3\n\n[ ] Mettre \xc3\xa0 jour\n[ ] Ajuster la progression\n"
+    out = apply_edits(source, [SetStatus(3, status)])
+    plan = parse_plan(out).plan
+    assert [(task.line, task.status, task.bulleted) for task in plan.tasks] == [
+        (3, status, False),
+        (4, "todo", False),
+    ]
+
+
+@pytest.mark.parametrize("status", ["important", "in_progress", "b"])
+def test_a_state_written_after_a_code_block_left_open_reads_back(status: str) -> None:
+    # The open block ends at the first checkbox item at the margin; a new state must not
+    # hide the task back inside it.
+    source = b"```go\nfunc f() {\n}\n- [x] Mettre \xc3\xa0 jour\n- [ ] Suivante\n"
+    out = apply_edits(source, [SetStatus(4, status)])
+    plan = parse_plan(out).plan
+    assert [(task.line, task.status) for task in plan.tasks] == [(4, status), (5, "todo")]
 
 
 def test_set_text_keeps_trailing_spaces_and_line_ending() -> None:
@@ -108,6 +131,39 @@ def test_delete_removes_the_task_with_its_subtasks() -> None:
     assert len(_lines(out)) == len(_lines(PLAN.encode())) - 2
 
 
+def test_delete_takes_a_markdown_example_with_fences_of_its_own_along() -> None:
+    source = (
+        b"- [x] R\xc3\xa9f\xc3\xa9rence API\n"
+        b"\n"
+        b"    ```markdown\n"
+        b"    ```http\n"
+        b"    POST /sync\n"
+        b"    ```\n"
+        b"    ```\n"
+        b"\n"
+        b"- [ ] Guide\n"
+    )
+    out = apply_edits(source, [DeleteTask(1)])
+    assert out == b"\n- [ ] Guide\n"
+    assert [task.text for task in parse_plan(out).plan.tasks] == ["Guide"]
+
+
+def test_delete_without_subtasks_keeps_their_lines() -> None:
+    source = (
+        b"- [ ] parent\r\n"
+        b"  une note\r\n"
+        b"\r\n"
+        b"  - [x] enfant gard\xc3\xa9\r\n"
+        b"    - [ ] petit-enfant\r\n"
+        b"  - [ ] enfant supprim\xc3\xa9\r\n"
+        b"- [ ] suivante\r\n"
+    )
+    out = apply_edits(source, [DeleteTask(1, with_subtasks=False), DeleteTask(6)])
+    assert out == (
+        b"\r\n  - [x] enfant gard\xc3\xa9\r\n    - [ ] petit-enfant\r\n- [ ] suivante\r\n"
+    )
+
+
 def test_move_to_another_phase_reindents() -> None:
     out = apply_edits(PLAN.encode(), [MoveTask(9, phase=1)])
     plan = parse_plan(out).plan
@@ -144,8 +200,13 @@ def test_several_edits_refer_to_the_same_source() -> None:
 def test_bad_edits_raise_render_errors() -> None:
     with pytest.raises(RenderError, match="no task starts on line 2"):
         apply_edits(PLAN.encode(), [SetStatus(2, "done")])
-    with pytest.raises(RenderError, match="line breaks"):
+    with pytest.raises(RenderError, match="line 7: a task's text is one line"):
         apply_edits(PLAN.encode(), [SetText(7, "a\nb")])
+    # A checkbox with no text reads as no task: the task would vanish from the file.
+    with pytest.raises(RenderError, match="line 7: a task's text cannot be blank"):
+        apply_edits(PLAN.encode(), [SetText(7, "  ")])
+    with pytest.raises(RenderError, match="cannot be blank"):
+        apply_edits(PLAN.encode(), [InsertTask("", after_line=7)])
     with pytest.raises(RenderError, match="not written"):
         apply_edits(b"- [ ] a\n<<<<<<< HEAD\n>>>>>>> b\n", [SetStatus(1, "done")])
     with pytest.raises(RenderError, match="under itself"):

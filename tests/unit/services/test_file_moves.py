@@ -58,8 +58,11 @@ def document_order(children: dict[object, list[str]], phases: list[str | None]) 
 
 
 @st.composite
-def targets(draw: st.DrawFn, actual: PlanState, phases: list[str | None]) -> PlanState:
-    """``actual`` with a few tasks moved to another parent, phase or rank."""
+def targets(
+    draw: st.DrawFn, actual: PlanState, phases: list[str | None], leaves: set[str]
+) -> PlanState:
+    """``actual`` with a few tasks moved to another parent (not one of ``leaves``, which
+    cannot hold sub-tasks), phase or rank."""
     parent_of = {key: task.parent_id for key, task in actual.tasks.items()}
     phase_of = {key: task.phase for key, task in actual.tasks.items()}
     children: dict[object, list[str]] = {}
@@ -76,7 +79,7 @@ def targets(draw: st.DrawFn, actual: PlanState, phases: list[str | None]) -> Pla
             subtree |= more
             grown = bool(more)
         places: list[object] = [("phase", phase) for phase in phases]
-        places += [key for key in ids if key not in subtree]
+        places += [key for key in ids if key not in subtree and key not in leaves]
         where = draw(st.sampled_from(places))
         old = parent_of[moving] if parent_of[moving] else ("phase", phase_of[moving])
         children[old].remove(moving)
@@ -109,7 +112,14 @@ def structure(plan: Plan) -> list[tuple[str, str | None, str | None]]:
     ]
 
 
-_TASK_LINE = re.compile(rb"^(\xef\xbb\xbf)?\s*([-*+]|\d+[.)])\s+\[.\]")
+_TASK_LINE = re.compile(rb"^(\xef\xbb\xbf)?\s*(([-*+]|\d+[.)])\s+)?\[.\]")
+_BULLET = re.compile(rb"^(\xef\xbb\xbf)?\s*([-*+]|\d+[.)])\s+")
+
+
+def _unbulleted(line: bytes) -> bytes:
+    """A line without its bullet: a task moved beside checkboxes written without one
+    keeps its own."""
+    return _BULLET.sub(b"", line)
 
 
 def others(data: bytes) -> list[bytes]:
@@ -130,9 +140,10 @@ def test_the_moves_give_the_file_the_target_structure(source: Source, data: st.D
     assume(plan.tasks and len(set(texts)) == len(texts))
     actual = state_of(plan)
     phase_keys = [None, *(f"p{phase.index}" for phase in plan.phases)]
-    target = data.draw(targets(actual, phase_keys))
+    leaves = {task.text for task in plan.tasks if not task.bulleted}
+    target = data.draw(targets(actual, phase_keys, leaves))
     line_of = {task.text: task.line for task in plan.tasks}
-    edits = move_edits(actual, target, line_of, phases_of(plan))
+    edits = move_edits(actual, target, line_of, phases_of(plan), leaves)
     out = apply_edits(source.data, list(edits.values()), parsed=parsed)
     after = parse_plan(out).plan
     assert structure(after) == [
@@ -141,10 +152,16 @@ def test_the_moves_give_the_file_the_target_structure(source: Source, data: st.D
     # Only task lines moved: every other line is there, in its order (a first task in an
     # empty place may bring a blank line), and the task lines are the same ones.
     assert others(out) == others(source.data)
-    assert Counter(stripped(out)) == Counter(stripped(source.data))
+    assert Counter(map(_unbulleted, stripped(out))) == Counter(
+        map(_unbulleted, stripped(source.data))
+    )
     # Moving again from the result changes nothing.
     again = move_edits(
-        state_of(after), target, {t.text: t.line for t in after.tasks}, phases_of(after)
+        state_of(after),
+        target,
+        {t.text: t.line for t in after.tasks},
+        phases_of(after),
+        {t.text for t in after.tasks if not t.bulleted},
     )
     assert again == {}
 

@@ -9,6 +9,14 @@
 -- Serialises migrations of one database; released when the transaction ends.
 SELECT pg_advisory_xact_lock(hashtextextended('sync_engine.migrations', 0));
 
+-- name: lock_migration_run
+-- Serialises whole migration runs of one database (a session lock, held across the run's
+-- transactions): a run that returns has seen every migration applied, by itself or another.
+SELECT pg_advisory_lock(hashtextextended('sync_engine.migrations', 0));
+
+-- name: unlock_migration_run
+SELECT pg_advisory_unlock(hashtextextended('sync_engine.migrations', 0));
+
 -- name: create_schema_migrations
 CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY,
@@ -29,16 +37,24 @@ INSERT INTO schema_migrations (version, name) VALUES (%(version)s, %(name)s);
 -- Every write transaction of the engine starts with this; the change-log triggers read it.
 SET LOCAL sync_engine.origin = 'engine';
 
--- name: set_engine_bookkeeping
--- set_engine_origin and set_asynchronous_commit in one round trip, for the sync's bookkeeping
--- (file stats, the root's last sync, the operations log): a crash that loses it only makes
--- the next sync read a few more files.
-SELECT set_config('sync_engine.origin', 'engine', true),
-       set_config('synchronous_commit', 'off', true);
+-- name: begin
+-- Explicit transaction control, for transactions sent in one round trip (pipelined).
+BEGIN;
+
+-- name: begin_snapshot
+-- Reads that must see one moment (a plan's tasks, base and change log).
+BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: commit
+COMMIT;
+
+-- name: rollback
+ROLLBACK;
 
 -- name: set_asynchronous_commit
--- For writes derived from the plan files: the commit does not wait for the WAL flush. A crash
--- may lose the last fraction of a second of them, never half of one; the next sync redoes it.
+-- For writes derived from the plan files, and the sync's bookkeeping: the commit does not wait
+-- for the WAL flush. A crash may lose the last fraction of a second of them, never half of
+-- one; the next sync redoes it.
 SET LOCAL synchronous_commit = off;
 
 -- name: insert_root
@@ -371,6 +387,28 @@ FROM conflicts AS k JOIN plans AS p ON p.id = k.plan_id
 WHERE p.root_id = %(root_id)s::uuid
   AND (k.status = 'open' OR (k.status = 'resolved' AND k.applied_at IS NULL));
 
+-- name: record_pending_write
+-- The intent of a plan's sync, before its file is renamed into place (replaces an older one).
+INSERT INTO pending_writes (plan_id, content_hash, change)
+VALUES (%(plan_id)s::uuid, %(content_hash)s, %(change)s)
+ON CONFLICT (plan_id) DO UPDATE
+SET content_hash = EXCLUDED.content_hash, change = EXCLUDED.change, recorded_at = now();
+
+-- name: pending_writes
+-- The intents of the root's live plans; edited_since: the change log holds unconsumed entries
+-- of the plan after those the change consumes (database-side edits made after it was made).
+SELECT w.plan_id, w.content_hash, w.change,
+       EXISTS (
+           SELECT 1 FROM change_log AS c
+           WHERE c.plan_id = w.plan_id AND c.consumed_at IS NULL
+             AND c.id > coalesce((w.change ->> 'consumed_up_to')::bigint, 0)
+       ) AS edited_since
+FROM pending_writes AS w JOIN plans AS p ON p.id = w.plan_id
+WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL;
+
+-- name: drop_pending_write
+DELETE FROM pending_writes WHERE plan_id = %(plan_id)s::uuid;
+
 -- name: plan_base
 SELECT content, model FROM plan_base WHERE plan_id = %(plan_id)s::uuid;
 
@@ -392,6 +430,14 @@ FROM conflicts AS k JOIN plans AS p ON p.id = k.plan_id
 WHERE k.plan_id = %(plan_id)s::uuid
   AND (k.status = 'open' OR (k.status = 'resolved' AND k.applied_at IS NULL))
 ORDER BY k.created_at, k.id;
+
+-- name: newer_changes
+-- Database-side edits of the plan recorded after those its sync merged (a race: they
+-- landed while the plan was being synced).
+SELECT EXISTS (
+    SELECT 1 FROM change_log
+    WHERE plan_id = %(plan_id)s::uuid AND consumed_at IS NULL AND id > %(up_to)s
+);
 
 -- name: consume_change_log
 UPDATE change_log SET consumed_at = now()
@@ -472,7 +518,7 @@ SELECT plan_id, phase_id, parent_id,
 FROM tasks WHERE id = %(id)s::uuid AND deleted_at IS NULL;
 
 -- name: move_task
--- A NULL position puts the task at the end of its new place (see 0003_task_moves.sql).
+-- A NULL position puts the task at the end of its new place (see 0004_task_moves.sql).
 UPDATE tasks SET phase_id = %(phase_id)s::uuid, parent_id = %(parent_id)s::uuid,
                  position = %(position)s, updated_at = now(), revision = revision + 1
 WHERE id = %(id)s::uuid AND deleted_at IS NULL;

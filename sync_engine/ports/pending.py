@@ -1,0 +1,103 @@
+"""A plan's pending write: the intent a both-ways sync records before it renames the file.
+
+A sync writes the file, then the database. Between the two it may be killed; the intent,
+committed before the rename, holds the database side exactly as the sync meant to apply it
+(the ``PlanChange`` computed from the new content), so the next sync rolls it forward rather
+than rediscovering it by matching texts. It is kept as JSON (never pickled): a stored intent
+stays readable by another version of the engine and by people looking at the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sync_engine.ports.records import (
+    ConflictWrite,
+    PhaseRow,
+    PlanChange,
+    PlanRow,
+    SectionRow,
+    TaskRow,
+)
+
+__all__ = ["PendingWrite", "plan_change_from_json", "plan_change_to_json"]
+
+# Bumped when the JSON shape changes; an intent of another shape is not rolled forward.
+INTENT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """The intent of a plan's interrupted sync: the file was to hold the bytes hashing to
+    ``content_hash`` and the database ``change``. ``edited_since``: the change log holds
+    database-side edits of the plan after those ``change`` consumes (made after the sync
+    read the database: rolling the change forward could overwrite them)."""
+
+    plan_id: str
+    content_hash: str
+    change: PlanChange
+    edited_since: bool = False
+
+
+def plan_change_to_json(change: PlanChange) -> dict[str, Any]:
+    """``change`` as JSON values (bytes in base64). Values of free-form mappings (front
+    matter, task fields, conflict values) go as JSON text like the columns they end in."""
+    return {
+        "version": INTENT_VERSION,
+        "plan_id": change.plan_id,
+        "plan": _fields(change.plan),
+        "phases": [_fields(phase) for phase in change.phases],
+        "sections": [_fields(section) for section in change.sections],
+        "tasks": [_fields(task) for task in change.tasks],
+        "created": list(change.created),
+        "updated": list(change.updated),
+        "deleted": list(change.deleted),
+        "base_content": base64.b64encode(change.base_content).decode("ascii"),
+        "base_model": dict(change.base_model),
+        "consumed_up_to": change.consumed_up_to,
+        "conflicts": [_fields(conflict) for conflict in change.conflicts],
+        "refreshed": [list(values) for values in change.refreshed],
+        "applied": list(change.applied),
+    }
+
+
+def plan_change_from_json(data: Mapping[str, Any]) -> PlanChange:
+    """The ``PlanChange`` that ``plan_change_to_json`` made ``data`` from.
+
+    Raises:
+        ValueError: ``data`` is not an intent of this version.
+    """
+    if data.get("version") != INTENT_VERSION:
+        raise ValueError(
+            f"a pending write of version {data.get('version')!r}, not {INTENT_VERSION}"
+        )
+    return PlanChange(
+        plan_id=data["plan_id"],
+        plan=PlanRow(**data["plan"]),
+        phases=[PhaseRow(**phase) for phase in data["phases"]],
+        sections=[SectionRow(**section) for section in data["sections"]],
+        tasks=[TaskRow(**task) for task in data["tasks"]],
+        created=list(data["created"]),
+        updated=list(data["updated"]),
+        deleted=list(data["deleted"]),
+        base_content=base64.b64decode(data["base_content"]),
+        base_model=dict(data["base_model"]),
+        consumed_up_to=data["consumed_up_to"],
+        conflicts=[ConflictWrite(**conflict) for conflict in data["conflicts"]],
+        refreshed=[(key, base, markdown, db) for key, base, markdown, db in data["refreshed"]],
+        applied=list(data["applied"]),
+    )
+
+
+def _fields(row: object) -> dict[str, Any]:
+    """A record's fields by name (shallow: nested values are JSON values already)."""
+    return {field.name: _plain(getattr(row, field.name)) for field in dataclasses.fields(row)}  # type: ignore[arg-type]
+
+
+def _plain(value: Any) -> Any:
+    """Mappings as dicts (a record may hold a read-only mapping)."""
+    return dict(value) if isinstance(value, Mapping) else value
