@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export XDG_RUNTIME_DIR ?= /tmp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run test test-fast lint bench clean stateful
 
 setup: $(STAMP)
 
@@ -34,6 +34,14 @@ test: lint
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -x -m "not slow"
+
+# The state machine of the both-ways sync with many examples (hours). It runs in an existing
+# environment (`make setup` first, or VENV=path/to/another/.venv) and never reinstalls it.
+STATEFUL_EXAMPLES ?= 10000
+stateful:
+	@test -x $(BIN)/python || { echo "no $(BIN)/python: run 'make setup' first" >&2; exit 2; }
+	SYNC_ENGINE_STATEFUL_EXAMPLES=$(STATEFUL_EXAMPLES) $(BIN)/python -m pytest -q \
+		tests/integration/test_sync_stateful.py
 
 bench: setup
 	$(BIN)/python benchmarks/parse.py

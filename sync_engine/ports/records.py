@@ -187,7 +187,9 @@ class PlanChange:
     are stored task ids to tombstone. ``base_content``/``base_model`` become the plan's
     base snapshot. A three-way sync also marks the change log consumed up to
     ``consumed_up_to``, records ``conflicts``, refreshes the values of open conflicts
-    (``(id, base, markdown, database)``) and marks settled ones ``applied``.
+    (``(id, base, markdown, database)``) and marks settled ones ``applied``. ``tombstones``
+    are rows of tasks the database deleted while the file kept them (an open conflict names
+    them): they are stored deleted, so that the conflict can point at them.
     """
 
     plan_id: str | None
@@ -204,6 +206,7 @@ class PlanChange:
     conflicts: list[ConflictWrite] = field(default_factory=list)
     refreshed: list[tuple[str, Any, Any, Any]] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
+    tombstones: list[TaskRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ __all__ = [
     "Style",
     "child_prefix",
     "next_prefix",
+    "shifted",
 ]
 
 TASK_LINE = re.compile(
@@ -262,7 +263,7 @@ class Document:
                     list_last = False
                 else:
                     assert item.style is not None
-                    was = self._original_prefix(item.task.line)
+                    was = self._prefix_at(item.task.line)
                     prefix = _with_bullet(self._prefix(item.style, shift), was)
                     columns = len(prefix) - len(was)
                     task = item.task
@@ -280,8 +281,10 @@ class Document:
         body = line_body(self.current(number))
         return bool(body.strip()) and _BLOCK_START.match(body) is None
 
-    def _original_prefix(self, line: int) -> str:
-        match = TASK_LINE.match(line_body(self.lines[line - 1]))
+    def _prefix_at(self, line: int) -> str:
+        """The prefix of a task line where it stands, other edits made (a parent's deletion
+        may have moved its sub-tasks out one level)."""
+        match = TASK_LINE.match(line_body(self.current(line)))
         return match["prefix"] if match else ""
 
     def _prefix(self, style: Style, shift: int) -> str:
@@ -290,7 +293,7 @@ class Document:
             return style.prefix
         written = self._rendered.get(style.line)
         if written is None or style.kind == "same":
-            written = _shifted_prefix(self._original_prefix(style.line), shift)
+            written = _shifted_prefix(self._prefix_at(style.line), shift)
         if style.kind == "next":
             return next_prefix(written)
         if style.kind == "child":

@@ -42,11 +42,11 @@ class InsertTask:
 
 @dataclass(frozen=True, slots=True)
 class DeleteTask:
-    """Remove a task's lines, sub-tasks included; with ``with_subtasks=False`` only its own
-    lines go (sub-tasks' lines and blank lines stay)."""
+    """Remove a task's lines, sub-tasks included; with ``keep_subtasks``, only the task's
+    own lines: its sub-tasks move out one level, under the task's parent."""
 
     line: int
-    with_subtasks: bool = True
+    keep_subtasks: bool = False
 
 
 @dataclass(frozen=True, slots=True)

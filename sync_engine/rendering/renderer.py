@@ -22,6 +22,7 @@ from sync_engine.rendering.document import (
     NewTask,
     RenderError,
     Style,
+    shifted,
 )
 from sync_engine.rendering.edits import (
     DeleteTask,
@@ -173,16 +174,20 @@ def _house_style(plan: Plan, doc: Document) -> tuple[str, str]:
 
 def _delete(doc: Document, plan: Plan, edit: DeleteTask) -> None:
     task = _task(plan, edit.line)
-    lines = set(range(task.line, task.end_line + 1))
-    for inner in plan.tasks:  # sub-tasks moved elsewhere go on living there
-        if task.line < inner.line <= task.end_line and inner.line in doc.moved:
-            lines -= set(range(inner.line, inner.end_line + 1))
-    if not edit.with_subtasks:
-        for sub in plan.tasks:
-            if task.line < sub.line <= task.end_line:
-                lines -= set(range(sub.line, sub.end_line + 1))
-        lines = {n for n in lines if n == task.line or line_body(doc.lines[n - 1]).strip()}
-    doc.deleted.update(lines)
+    children = [other for other in plan.tasks if other.parent == task.index]
+    if not edit.keep_subtasks or not children:
+        lines = set(range(task.line, task.end_line + 1))
+        for inner in plan.tasks:  # sub-tasks moved elsewhere go on living there
+            if task.line < inner.line <= task.end_line and inner.line in doc.moved:
+                lines -= set(range(inner.line, inner.end_line + 1))
+        doc.deleted.update(lines)
+        return
+    first = children[0]
+    doc.deleted.update(range(task.line, first.line))
+    delta = task.indent - first.indent
+    for number in range(first.line, task.end_line + 1):
+        line = doc.current(number)
+        doc.replaced[number] = shifted(line_body(line), delta) + line_ending(line)
 
 
 def _move(doc: Document, plan: Plan, edit: MoveTask) -> None:

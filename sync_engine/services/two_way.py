@@ -23,7 +23,6 @@ from sync_engine.conflicts.model import (
     PlanState,
     Resolution,
     TaskState,
-    with_task_value,
 )
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
@@ -53,6 +52,7 @@ from sync_engine.services.plan_metadata import (
     metadata_edits,
     with_database_metadata,
 )
+from sync_engine.services.sides import settled_sides
 from sync_engine.services.snapshot import content_changed, task_rows
 
 __all__ = [
@@ -77,7 +77,7 @@ class MergePlan:
     database_target: PlanState
     forced: list[str] = field(default_factory=list)  # conflict ids applied by this sync
     # The index in the file of each phase key it has (``None``: no phase).
-    phases: dict[str | None, int | None] = field(default_factory=dict)
+    phase_index: dict[str | None, int | None] = field(default_factory=dict)
     # The index in the file of each base phase it has, by base position.
     phase_at: dict[int, int] = field(default_factory=dict)
 
@@ -101,14 +101,6 @@ def plain(value: object) -> Any:
         return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return [plain(item) for item in value]
-    return value
-
-
-def _from_plain(field_name: str, value: Any) -> object:
-    if field_name == "place" and isinstance(value, list):
-        return (value[0], value[1])
-    if field_name == EXISTS and isinstance(value, dict):
-        return TaskState(**value)
     return value
 
 
@@ -243,14 +235,19 @@ class TwoWayPlanMerge:
             if conflict.status == "open"
         ]
         forced = [conflict for conflict in state.conflicts if conflict.status == "resolved"]
-        forced_file, forced_database = _force(file_state, database, forced)
-        result = merge_plan(base, forced_file, forced_database, self._policy, held)
+        forced_base, forced_file, forced_database = settled_sides(
+            base, file_state, database, forced
+        )
+        result = merge_plan(forced_base, forced_file, forced_database, self._policy, held)
 
-        phases: dict[str | None, int | None] = {None: None}
-        phases.update(
+        phase_index: dict[str | None, int | None] = {None: None}
+        phase_index.update(
             (keys.key(_phase_key(plan, phase.index)), phase.index) for phase in plan.phases
         )
-        edits = self._file_edits(plan, ids, file_state, result.file_target, phases)
+        # A task new on both sides is one task under the database's id (``renamed``).
+        file_ids = [result.renamed.get(task_id, task_id) for task_id in ids]
+        actual = _renamed(file_state, result.renamed)
+        edits = self._file_edits(plan, file_ids, actual, result.file_target, phase_index)
         edits += metadata_edits(analysis.parsed, file_state.meta, result.file_target.meta, phase_at)
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
@@ -259,15 +256,15 @@ class TwoWayPlanMerge:
             new_content=new_content,
             edits=edits,
             result=result,
-            file_ids=[result.renamed.get(task_id, task_id) for task_id in ids],
+            file_ids=file_ids,
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
-            phases=phases,
+            phase_index=phase_index,
             phase_at=phase_at,
         )
         target = result.file_target.tasks
         if new_content is not None and any(
-            task.parent_id is not None and task.parent_id not in file_state.tasks
+            task.parent_id is not None and task.parent_id not in actual.tasks
             for task in target.values()
         ):
             self._place_under_new_tasks(merged, plan)
@@ -288,7 +285,7 @@ class TwoWayPlanMerge:
         ids = match.stored_for
         if any(task_id is None for task_id in ids):
             return
-        key_of = {index: key for key, index in merged.phases.items()}
+        key_of = {index: key for key, index in merged.phase_index.items()}
         actual = PlanState(
             {},
             {
@@ -305,7 +302,7 @@ class TwoWayPlanMerge:
         )
         line_of = {str(ids[task.index]): task.line for task in written.tasks}
         leaves = {str(ids[task.index]) for task in written.tasks if not task.bulleted}
-        moves = move_edits(actual, merged.result.file_target, line_of, merged.phases, leaves)
+        moves = move_edits(actual, merged.result.file_target, line_of, merged.phase_index, leaves)
         if moves:
             merged.new_content = apply_edits(
                 merged.new_content, list(moves.values()), self._table, parsed
@@ -331,29 +328,32 @@ class TwoWayPlanMerge:
         ids: Sequence[str],
         actual: PlanState,
         target: PlanState,
-        phases: Mapping[str | None, int | None],
+        phase_index: Mapping[str | None, int | None],
     ) -> list[Edit]:
         edits: list[Edit] = []
         line_of = {ids[task.index]: task.line for task in plan.tasks}
+        # A task the file loses may have sub-tasks it keeps (added or edited there): only
+        # the task's own lines go.
+        keeps: set[str] = set()
+        for task_id in actual.tasks:
+            if task_id not in target.tasks:
+                continue
+            parent = actual.tasks[task_id].parent_id
+            while parent is not None and parent not in keeps and parent in actual.tasks:
+                keeps.add(parent)
+                parent = actual.tasks[parent].parent_id
         for task_id, now in actual.tasks.items():
             wanted = target.tasks.get(task_id)
             if wanted is None:
-                task = plan.task_at_line(line_of[task_id])
-                assert task is not None
-                # Sub-tasks the file keeps (a new one, one held by a conflict) keep their lines.
-                kept = any(
-                    ids[sub.index] in target.tasks
-                    for sub in plan.tasks
-                    if task.line < sub.line <= task.end_line
-                )
-                edits.append(DeleteTask(task.line, with_subtasks=not kept))
+                edits.append(DeleteTask(line_of[task_id], keep_subtasks=task_id in keeps))
                 continue
             if wanted.status != now.status:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
+        actual = _out_of_deleted(actual, target, keeps)
         leaves = {ids[task.index] for task in plan.tasks if not task.bulleted}
-        moves = move_edits(actual, target, line_of, phases, leaves)
+        moves = move_edits(actual, target, line_of, phase_index, leaves)
         # Moves and new tasks in the target's order, so that each goes after tasks that
         # may have moved there first. Where each task of the file will be: its target's
         # place when it moves, else where it is.
@@ -372,7 +372,7 @@ class TwoWayPlanMerge:
             sibling = last_at.get(wanted.place)
             where = PlanState(actual.meta, placed)
             edits.append(
-                _insertion(wanted, sibling, anchor, where, line_of, phases.get(wanted.phase))
+                _insertion(wanted, sibling, anchor, where, line_of, phase_index.get(wanted.phase))
             )
         return edits
 
@@ -380,8 +380,11 @@ class TwoWayPlanMerge:
         self, merged: MergePlan, stored: Sequence[StoredConflict]
     ) -> tuple[list[ConflictWrite], list[tuple[str, Any, Any, Any]]]:
         """The conflicts to record (opened, and settled by a strategy) and the open ones
-        to refresh with their current values."""
-        writes = [self._write(conflict) for conflict in merged.result.opened]
+        to refresh with their current values. A deleted-and-edited task is recorded as each
+        side holds it after this sync (its parent may have been repaired on the way)."""
+        writes = [
+            self._write(_as_written(conflict, merged.result)) for conflict in merged.result.opened
+        ]
         for conflict, resolution in merged.result.settled:
             strategy = self._policy.strategy_for(conflict.type)
             writes.append(
@@ -392,19 +395,15 @@ class TwoWayPlanMerge:
                     resolution=_resolution(resolution),
                 )
             )
-        by_field = {(c.task_id, c.field): c.id for c in stored if c.status == "open"}
+        by_field = {(c.task_id, c.field): c for c in stored if c.status == "open"}
         refreshed = []
-        for conflict in merged.result.held:
-            conflict_id = by_field.get((conflict.task_id, conflict.field))
-            if conflict_id is not None:
-                refreshed.append(
-                    (
-                        conflict_id,
-                        plain(conflict.base),
-                        plain(conflict.markdown),
-                        plain(conflict.database),
-                    )
-                )
+        for held in merged.result.held:
+            conflict = _as_written(held, merged.result)
+            found = by_field.get((conflict.task_id, conflict.field))
+            values = (plain(conflict.base), plain(conflict.markdown), plain(conflict.database))
+            if found is None or _same_values(values, (found.base, found.markdown, found.database)):
+                continue
+            refreshed.append((found.id, *values))
         return writes, refreshed
 
     @staticmethod
@@ -424,21 +423,35 @@ class TwoWayPlanMerge:
         self,
         plan: Plan,
         rows: list[TaskRow],
-        target: PlanState,
+        merged: MergePlan,
         current: Sequence[StoredTask],
-        held_places: Collection[str] = (),
-        phases: Mapping[str | None, int | None] | None = None,
-    ) -> tuple[list[TaskRow], list[str], list[str], list[str]]:
+    ) -> tuple[list[TaskRow], list[str], list[str], list[str], list[TaskRow]]:
         """The task rows for the database after the sync: the file's rows (as written), with
         the database's own values where the merge left the database different (held
-        conflicts; the tasks of ``held_places`` keep their phase — by its index in the file,
-        ``phases`` —, parent and order of the database). Returns the rows and the created,
-        updated and deleted ids."""
+        conflicts; a task whose place is held keeps its phase, parent and order). Returns
+        the rows, the created, updated and deleted ids, and the rows of tasks the file keeps
+        but the database target has not (deleted in the database, edited in the file: an
+        open conflict), which stay out of the database."""
         now = {task.id: task for task in current}
+        target, file_target = merged.database_target, merged.result.file_target
+        pairs = [
+            (task, row)
+            for task, row in zip(plan.tasks, rows, strict=True)
+            if row.id in target.tasks
+        ]
+        kept = {row.id for _, row in pairs}
         final = []
-        for row in rows:
-            wanted = target.tasks.get(row.id)
-            if wanted is not None and (wanted.status, wanted.text) != (row.status, row.text):
+        updated = []
+        held: set[str] = set()
+        for _, row in pairs:
+            wanted = target.tasks[row.id]
+            placed = _held_place(row, wanted, file_target.tasks.get(row.id), merged.phase_index)
+            if placed is not row:
+                held.add(row.id)
+            row = placed
+            if row.parent_id is not None and row.parent_id not in kept:
+                row = dataclasses.replace(row, parent_id=wanted.parent_id)
+            if (wanted.status, wanted.text) != (row.status, row.text):
                 row = dataclasses.replace(
                     row,
                     status=wanted.status,
@@ -446,33 +459,27 @@ class TwoWayPlanMerge:
                     text=wanted.text,
                 )
             final.append(row)
-        if held_places:
-            final = _with_places(final, target, held_places, phases or {})
+            old = now.get(row.id)
+            if old is not None and (
+                content_changed(row, old, _phase_key(plan, row.phase_position))
+                or old.char != row.char
+            ):
+                updated.append(row.id)
+        if held:
+            final = _held_positions(final, target, held)
         written = {row.id for row in final}
         created = [row.id for row in final if row.id not in now]
-        updated = []
-        for row in final:
-            old = now.get(row.id)
-            if old is None:
-                continue
-            key = _phase_key(plan, row.phase_position)
-            if content_changed(row, old, key) or old.char != row.char:
-                updated.append(row.id)
         deleted = [
             task_id for task_id in now if task_id not in written and task_id not in target.tasks
         ]
-        return final, created, updated, deleted
+        dropped = [row for row in rows if row.id not in target.tasks]
+        return final, created, updated, deleted, dropped
 
 
-def _with_places(
-    rows: list[TaskRow],
-    target: PlanState,
-    held: Collection[str],
-    phases: Mapping[str | None, int | None],
-) -> list[TaskRow]:
-    """``rows`` with the tasks of ``held`` where ``target`` puts them: its phase and parent,
-    and the position of the task that follows it there (the database puts a task placed
-    at a taken position first; at the end: after the last)."""
+def _held_positions(rows: list[TaskRow], target: PlanState, held: Collection[str]) -> list[TaskRow]:
+    """``rows`` with each task of ``held`` at the position of the task that follows it in
+    ``target`` (the database puts a task given a taken position first; at the end: after
+    the last), so that its order is the database's too."""
     position = {row.id: row.position for row in rows}
     order = list(target.tasks)
     following = {
@@ -480,19 +487,82 @@ def _with_places(
         for index, task_id in enumerate(order)
         if task_id in held
     }
-    placed = []
-    for row in rows:
-        wanted = target.tasks.get(row.id)
-        if row.id in following and wanted is not None:
-            after = following[row.id]
-            row = dataclasses.replace(
-                row,
-                phase_position=phases.get(wanted.phase),
-                parent_id=wanted.parent_id,
-                position=position[after] if after is not None else len(rows),
-            )
-        placed.append(row)
-    return placed
+    return [
+        dataclasses.replace(
+            row,
+            position=position[after] if (after := following[row.id]) is not None else len(rows),
+        )
+        if row.id in following
+        else row
+        for row in rows
+    ]
+
+
+def _as_written(conflict: Conflict, result: MergeResult) -> Conflict:
+    """An ``exists`` conflict with each side's task as that side's target holds it."""
+    if conflict.field != EXISTS or conflict.task_id is None:
+        return conflict
+    task_id = conflict.task_id
+    return dataclasses.replace(
+        conflict,
+        markdown=result.file_target.tasks.get(task_id) if conflict.markdown else None,
+        database=result.database_target.tasks.get(task_id) if conflict.database else None,
+    )
+
+
+def _same_values(new: Sequence[Any], old: Sequence[Any]) -> bool:
+    """Whether a held conflict's values are unchanged, a task's position aside (it only
+    orders tasks, and shifts whenever a line above it comes or goes)."""
+
+    def steady(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if key != "position"}
+        return value
+
+    return [steady(value) for value in new] == [steady(value) for value in old]
+
+
+def _out_of_deleted(actual: PlanState, target: PlanState, keeps: Collection[str]) -> PlanState:
+    """The file's tasks as its deletions leave them: a task deleted with sub-tasks the file
+    keeps leaves them under its own parent (``DeleteTask.keep_subtasks``)."""
+    gone = {task_id for task_id in actual.tasks if task_id not in target.tasks} & set(keeps)
+    if not gone:
+        return actual
+    tasks = {}
+    for task_id, task in actual.tasks.items():
+        parent = task.parent_id
+        while parent is not None and parent in gone:
+            parent = actual.tasks[parent].parent_id
+        tasks[task_id] = (
+            task if parent == task.parent_id else dataclasses.replace(task, parent_id=parent)
+        )
+    return PlanState(actual.meta, tasks)
+
+
+def _renamed(state: PlanState, renamed: Mapping[str, str]) -> PlanState:
+    """``state`` with the ids of ``renamed`` replaced (in keys, ids and parents)."""
+    if not renamed:
+        return state
+    tasks = {}
+    for task_id, task in state.tasks.items():
+        new_id = renamed.get(task_id, task_id)
+        parent = renamed.get(task.parent_id, task.parent_id) if task.parent_id else None
+        tasks[new_id] = dataclasses.replace(task, id=new_id, parent_id=parent)
+    return PlanState(state.meta, tasks)
+
+
+def _held_place(
+    row: TaskRow,
+    wanted: TaskState,
+    in_file: TaskState | None,
+    phase_index: Mapping[str | None, int | None],
+) -> TaskRow:
+    """``row`` (the task as the file was written) in the database's own place where the
+    merge keeps the two sides' places apart (an open conflict on it)."""
+    if in_file is None or in_file.place == wanted.place:
+        return row
+    phase = phase_index.get(wanted.phase, row.phase_position)
+    return dataclasses.replace(row, parent_id=wanted.parent_id, phase_position=phase)
 
 
 def _same_fields(past: TaskState, now: TaskState) -> bool:
@@ -539,42 +609,6 @@ def _resolution(resolution: Resolution) -> dict[str, Any]:
     return {"take": resolution.take, "value": plain(resolution.value)}
 
 
-def _force(
-    file: PlanState, database: PlanState, settled: Sequence[StoredConflict]
-) -> tuple[PlanState, PlanState]:
-    """Both sides with the values of conflicts a person settled, so the merge carries them
-    to both targets."""
-    if not settled:
-        return file, database
-    file_tasks, database_tasks = dict(file.tasks), dict(database.tasks)
-    file_meta, database_meta = dict(file.meta), dict(database.meta)
-    for conflict in settled:
-        resolution = conflict.resolution or {}
-        take = str(resolution.get("take"))
-        sides = {"markdown": conflict.markdown, "database": conflict.database}
-        raw = sides[take] if take in sides else resolution.get("value")
-        name = conflict.field or ""
-        value = _from_plain(name, raw)
-        if conflict.task_id is None:
-            file_meta[name] = database_meta[name] = value
-            continue
-        task_id = conflict.task_id
-        if name == EXISTS:
-            for tasks in (file_tasks, database_tasks):
-                if value is None:
-                    tasks.pop(task_id, None)
-                elif isinstance(value, TaskState):
-                    tasks[task_id] = tasks.get(task_id) or value
-            continue
-        for tasks in (file_tasks, database_tasks):
-            if task_id in tasks:
-                tasks[task_id] = with_task_value(tasks[task_id], name, value)
-    return (
-        PlanState(file_meta, file_tasks),
-        PlanState(database_meta, database_tasks),
-    )
-
-
 def three_way_change(
     merge: TwoWayPlanMerge,
     merged: MergePlan,
@@ -587,13 +621,8 @@ def three_way_change(
     says so, the consumed change log, the conflicts and the base."""
     base_change = with_database_metadata(base_change, merged.database_target.meta, merged.phase_at)
     plan = _with_phase_titles(written.parsed.plan, base_change.phases)
-    rows, created, updated, deleted = merge.database_rows(
-        plan,
-        list(base_change.tasks),
-        merged.database_target,
-        state.tasks,
-        _held_places(merged),
-        merged.phases,
+    rows, created, updated, deleted, dropped = merge.database_rows(
+        plan, list(base_change.tasks), merged, state.tasks
     )
     conflicts, refreshed = merge.conflicts(merged, state.conflicts)
     model = dict(base_change.base_model)
@@ -612,6 +641,7 @@ def three_way_change(
         conflicts=conflicts,
         refreshed=refreshed,
         applied=list(merged.forced),
+        tombstones=dropped,
     )
 
 
@@ -626,15 +656,6 @@ def _with_phase_titles(plan: Plan, rows: Sequence[PhaseRow]) -> Plan:
         for phase in plan.phases
     )
     return dataclasses.replace(plan, phases=phases)
-
-
-def _held_places(merged: MergePlan) -> set[str]:
-    """The tasks whose place an open conflict holds."""
-    return {
-        conflict.task_id
-        for conflict in (*merged.result.held, *merged.result.opened)
-        if conflict.field == "place" and conflict.task_id is not None
-    }
 
 
 def _kept_base_tasks(state: PlanSyncState, merged: MergePlan, in_file: set[str]) -> list[list[Any]]:
@@ -669,7 +690,7 @@ def written_tasks(plan: Plan, merged: MergePlan, written: Plan | None = None) ->
                 id=task_id,
                 position=wanted.position,
                 parent_id=wanted.parent_id,
-                phase_key=_phase_key(phases, merged.phases.get(wanted.phase, task.phase)),
+                phase_key=_phase_key(phases, merged.phase_index.get(wanted.phase, task.phase)),
                 text=wanted.text,
                 title=title,
                 status=wanted.status,

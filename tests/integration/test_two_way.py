@@ -357,11 +357,10 @@ def test_a_subtask_edited_in_the_file_keeps_its_line_when_the_database_deletes_i
     (conflict,) = root.ok("conflicts", "list", "--status", "open")
     assert (conflict["type"], conflict["field"]) == ("structure_change", "exists")
     # The parent's line goes with its untouched sub-task; the edited one stays, as edited,
-    # at the level its parent had (left indented, it would read as a sub-task of the task
-    # before it).
+    # moved out one level (under the parent's parent, as in the database).
     kept = before[55].removeprefix("  ")
+    assert kept.startswith("- [x] **2.2.3.1**")
     assert root.lines() == [*before[:54], kept, *before[57:]]
-    assert root.ok("tasks", "show", root.task_at(55)["id"])["phase"] == 2
     again = root.ok("sync")
     assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
     assert root.lines() == [*before[:54], kept, *before[57:]]
@@ -489,3 +488,219 @@ def test_a_database_edit_landing_during_the_sync_is_not_overwritten(
     assert stored == [("done", "Changé pendant la sync")]
     again = root.ok("sync")
     assert (again["written_back"], again["tasks_updated"], again["conflicts_opened"]) == (0, 0, 0)
+
+
+def test_a_task_deleted_in_sql_and_edited_in_the_file_stays_deleted_while_held(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    text = plan.read_text("utf-8").splitlines(keepends=True)
+    text[line - 1] = text[line - 1].replace("- [ ] ", "- [/] ", 1)
+    plan.write_text("".join(text), encoding="utf-8")
+    root.sql("DELETE FROM tasks WHERE id = %s", task["id"])
+    first = root.ok("tasks", "list", "--plan", PLAN)[0]  # a line above goes too
+    root.sql("DELETE FROM tasks WHERE id = %s", first["id"])
+
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["field"], conflict["database"]) == ("exists", None)
+    line -= 1
+    assert root.lines()[line - 1].startswith("- [/] ")  # the file keeps the person's edit
+    code, _ = root.run("tasks", "show", task["id"])
+    assert code == 1  # the database keeps its deletion
+    again = root.ok("sync")
+    assert (again["tasks_created"], again["tasks_updated"], again["conflicts_opened"]) == (0, 0, 0)
+    assert root.ok("conflicts", "list", "--status", "open") == [conflict]  # not even refreshed
+
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "markdown")
+    root.ok("sync")
+    assert root.ok("tasks", "show", task["id"])["status"] == "in_progress"
+    assert root.lines()[line - 1].startswith("- [/] ")
+
+
+def parent_line(root: Root) -> int:
+    """The line of the first task with sub-tasks."""
+    lines = root.lines()
+    return next(
+        i
+        for i, (line, after) in enumerate(itertools.pairwise(lines), 1)
+        if line.startswith("- [") and after.startswith("  - [")
+    )
+
+
+def test_deleting_a_task_in_sql_deletes_its_sub_tasks_on_both_sides(root: Root) -> None:
+    line = parent_line(root)
+    parent = root.task_at(line)
+    children = [root.task_at(line + 1), root.task_at(line + 2)]
+    before = root.lines()
+    root.sql("DELETE FROM tasks WHERE id = %s", parent["id"])
+    report = root.ok("sync")
+    assert report["tasks_deleted"] >= len(children)
+    after = root.lines()
+    assert after[line - 1] == next(text for text in before[line:] if not text.startswith("  "))
+    for child in children:
+        code, _ = root.run("tasks", "show", child["id"])
+        assert code == 1  # gone from the database too, not left behind without lines
+    again = root.ok("sync")
+    assert (again["tasks_deleted"], again["written_back"]) == (0, 0)
+
+
+def test_a_sub_task_added_in_the_file_under_a_task_deleted_in_sql_is_kept(root: Root) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    lines.insert(line, "  - [ ] Sous-tâche ajoutée dans l'éditeur\n")
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.sql("DELETE FROM tasks WHERE id = %s", task["id"])
+    root.ok("sync")
+    after = root.lines()
+    assert after[line - 1] == "- [ ] Sous-tâche ajoutée dans l'éditeur"
+    (kept,) = [t for t in root.ok("tasks", "list", "--plan", PLAN) if t["line"] == line]
+    assert kept["text"] == "Sous-tâche ajoutée dans l'éditeur"
+    again = root.ok("sync")
+    assert (again["tasks_created"], again["written_back"]) == (0, 0)
+
+
+def test_a_task_added_on_both_sides_in_different_places_keeps_each_place_while_held(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    lines.insert(line, "  - [ ] Ajoutée des deux côtés\n")  # a sub-task in the file
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.sql(  # a top-level task of the same phase in the database
+        "INSERT INTO tasks (plan_id, phase_id, text) "
+        "SELECT plan_id, phase_id, 'Ajoutée des deux côtés' FROM tasks WHERE id = %s",
+        task["id"],
+    )
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert conflict["field"] == "place"
+    assert conflict["markdown"][1] == task["id"]
+    assert conflict["database"][1] is None
+    (added,) = root.sql("SELECT parent_id FROM tasks WHERE text = 'Ajoutée des deux côtés'")
+    assert added == (None,)  # the database keeps its own place
+    again = root.ok("sync")
+    assert (again["tasks_updated"], again["written_back"], again["conflicts_opened"]) == (0, 0, 0)
+    (same,) = root.ok("conflicts", "list", "--status", "open")
+    assert (same["markdown"], same["database"]) == (conflict["markdown"], conflict["database"])
+
+
+def set_line(root: Root, line: int, old: str, new: str) -> None:
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    plan.write_text("".join(lines), encoding="utf-8")
+
+
+def test_a_status_edited_after_its_conflict_was_settled_is_not_lost(root: Root) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    set_line(root, line, "- [ ] ", "- [/] ")
+    root.ok("tasks", "update", task["id"], "--status", "cancelled")
+    root.ok("sync")
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "database")
+    set_line(root, line, "- [/] ", "- [x] ")  # the file is edited before the next sync
+    report = root.ok("sync")
+    assert report["conflicts_opened"] == 1  # the newer edit against the settled value
+    assert root.lines()[line - 1].startswith("- [x] ")
+    assert root.ok("tasks", "show", task["id"])["status"] == "cancelled"
+    (again,) = root.ok("conflicts", "list", "--status", "open")
+    assert (again["base"], again["markdown"], again["database"]) == (
+        "in_progress",
+        "done",
+        "cancelled",
+    )
+
+
+def test_a_text_edited_after_its_conflict_was_settled_merges_with_the_settled_text(
+    root: Root,
+) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    words = task["text"].split(" ")
+    assert len(words) >= 4, task["text"]
+    file_text = " ".join([*words[:2], "fichier", *words[3:]])
+    database_text = " ".join([*words[:2], "base", *words[3:]])
+    set_line(root, line, task["text"], file_text)
+    root.ok("tasks", "update", task["id"], "--text", database_text)
+    root.ok("sync")
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert conflict["field"] == "text"
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "database")
+    set_line(root, line, file_text, file_text + " (relu)")  # edited before the next sync
+    assert root.ok("sync")["conflicts_opened"] == 0
+    merged = database_text + " (relu)"
+    assert root.lines()[line - 1] == "- [ ] " + merged
+    assert root.ok("tasks", "show", task["id"])["text"] == merged
+
+
+def test_a_sub_task_edited_in_the_file_under_a_task_deleted_in_sql_waits_as_written(
+    root: Root,
+) -> None:
+    line = parent_line(root)
+    parent = root.task_at(line)
+    child = root.task_at(line + 1)
+    set_line(root, line + 1, "  - [x] ", "  - [/] ")
+    root.sql("DELETE FROM tasks WHERE id = %s", parent["id"])
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["task_id"], conflict["field"]) == (child["id"], "exists")
+    assert root.lines()[line - 1].startswith("- [/] ")  # kept, one level out
+    assert conflict["markdown"]["parent_id"] is None  # as the file now holds it
+    again = root.ok("sync")
+    assert (again["written_back"], again["conflicts_opened"]) == (0, 0)
+    assert root.ok("conflicts", "list", "--status", "open") == [conflict]
+
+
+def test_a_sub_task_edited_in_sql_under_a_task_deleted_in_the_file_stays_in_the_database(
+    root: Root,
+) -> None:
+    line = parent_line(root)
+    child = root.task_at(line + 1)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    end = next(i for i in range(line, len(lines)) if not lines[i].startswith("  "))
+    del lines[line - 1 : end]  # the task and its sub-tasks, as a person deletes a block
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.ok("tasks", "update", child["id"], "--status", "in_progress")
+    assert root.ok("sync")["conflicts_opened"] == 1
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    assert (conflict["task_id"], conflict["field"], conflict["markdown"]) == (
+        child["id"],
+        "exists",
+        None,
+    )
+    again = root.ok("sync")
+    assert (again["tasks_deleted"], again["written_back"], again["conflicts_opened"]) == (0, 0, 0)
+    assert root.ok("tasks", "show", child["id"])["status"] == "in_progress"
+
+
+def test_a_place_settled_to_the_database_reaches_the_file(root: Root) -> None:
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    plan = root.path / PLAN
+    lines = plan.read_text("utf-8").splitlines(keepends=True)
+    lines.insert(line, "  - [ ] Ajoutée des deux côtés\n")  # a sub-task in the file
+    plan.write_text("".join(lines), encoding="utf-8")
+    root.sql(  # a top-level task of the same phase in the database
+        "INSERT INTO tasks (plan_id, phase_id, text) "
+        "SELECT plan_id, phase_id, 'Ajoutée des deux côtés' FROM tasks WHERE id = %s",
+        task["id"],
+    )
+    root.ok("sync")
+    (conflict,) = root.ok("conflicts", "list", "--status", "open")
+    root.ok("conflicts", "resolve", conflict["id"], "--take", "database")
+    root.ok("sync")
+    assert "- [ ] Ajoutée des deux côtés" in root.lines()  # top level, as settled
+    (added,) = root.sql(
+        "SELECT parent_id FROM tasks WHERE text = 'Ajoutée des deux côtés' AND deleted_at IS NULL"
+    )
+    assert added == (None,)

@@ -195,13 +195,16 @@ def _apply(
             connection, "replace_sections", plan_id, change.sections, _SECTIONS
         )
         # A "new" id already stored (a tombstone, or a task of another plan) is rewritten.
-        found = connection.execute(sql["existing_task_ids"], {"ids": _uuid_array(created)})
+        dead = {task.id for task in change.tombstones}
+        found = connection.execute(sql["existing_task_ids"], {"ids": _uuid_array(created | dead)})
         existing = {str(task_id) for (task_id,) in found.fetchall()}
         phase_ids = _ids_by_position(phases)
         section_ids = _ids_by_position(sections)
 
     inserted = created - existing
     new_tasks = [task for task in change.tasks if task.id in inserted]
+    # Tasks gone from the database that an open conflict names come back as tombstones.
+    new_tasks += [task for task in change.tombstones if task.id not in existing]
     if new_tasks:  # COPY cannot run in a pipeline
         with connection.cursor().copy(sql["copy_tasks"]) as copy:
             copy.write(
@@ -211,6 +214,7 @@ def _apply(
     rewritten = (set(change.updated) & live) | (created & existing)
     with connection.pipeline():
         tombstoned = [task_id for task_id in change.deleted if task_id not in live]
+        tombstoned += [task.id for task in change.tombstones if task.id not in existing]
         if tombstoned:
             connection.execute(sql["tombstone_tasks"], {"plan_id": plan_id, "ids": tombstoned})
         changed = [task for task in change.tasks if task.id in rewritten]

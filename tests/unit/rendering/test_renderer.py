@@ -148,20 +148,15 @@ def test_delete_takes_a_markdown_example_with_fences_of_its_own_along() -> None:
     assert [task.text for task in parse_plan(out).plan.tasks] == ["Guide"]
 
 
-def test_delete_without_subtasks_keeps_their_lines() -> None:
-    source = (
-        b"- [ ] parent\r\n"
-        b"  une note\r\n"
-        b"\r\n"
-        b"  - [x] enfant gard\xc3\xa9\r\n"
-        b"    - [ ] petit-enfant\r\n"
-        b"  - [ ] enfant supprim\xc3\xa9\r\n"
-        b"- [ ] suivante\r\n"
-    )
-    out = apply_edits(source, [DeleteTask(1, with_subtasks=False), DeleteTask(6)])
-    assert out == (
-        b"\r\n  - [x] enfant gard\xc3\xa9\r\n    - [ ] petit-enfant\r\n- [ ] suivante\r\n"
-    )
+def test_delete_keeping_subtasks_moves_them_out_one_level() -> None:
+    out = apply_edits(PLAN.encode(), [DeleteTask(8, keep_subtasks=True), SetStatus(9, "done")])
+    assert b"1.2 " not in out
+    assert b"- [x] **1.2.1** Cas limites\n" in _lines(out)
+    plan = parse_plan(out).plan
+    assert [(task.title, task.parent) for task in plan.tasks_in_phase(0)] == [
+        ("Écrire le parseur ✅", None),
+        ("Cas limites", None),
+    ]
 
 
 def test_move_to_another_phase_reindents() -> None:
