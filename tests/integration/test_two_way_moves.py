@@ -353,3 +353,23 @@ def test_a_task_and_its_parent_swapped_under_a_new_task(root: Root) -> None:
         "      - [ ] 2.2.3.2",
     ]
     assert_settled(root)
+
+
+def test_tasks_move_after_a_task_whose_parent_was_deleted_goes_to_the_live_level(
+    root: Root,
+) -> None:
+    parent, child, moving = task(root, "2.2.3"), task(root, "2.2.3.1"), task(root, "3.1.2")
+    root.sql("UPDATE tasks SET deleted_at = now() WHERE id = %s", parent["id"])
+    shown = root.ok("tasks", "move", moving["id"], "--after", child["id"])
+    assert shown["phase"] == 2
+    assert root.sql("SELECT parent_id FROM tasks WHERE id = %s", moving["id"]) == [(None,)]
+    before = root.lines()
+    root.ok("sync")
+    at = line_of(before, "2.2.3")
+    # The deleted task goes with its sub-tasks; the moved one lands where they were.
+    assert root.lines() == [
+        *before[:at],
+        before[line_of(before, "3.1.2")],
+        *[line for line in before[at + 3 :] if "**3.1.2**" not in line],
+    ]
+    assert_settled(root)

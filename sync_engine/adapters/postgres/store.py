@@ -569,7 +569,10 @@ class PostgresPlanStore:
                 ).fetchone()
                 if anchor is None or str(anchor[0]) != plan_id:
                     raise NotFoundError(f"no live task {after} in the plan of task {task_id}")
-                phase_id, params["parent_id"], end_position = anchor[1], anchor[2], anchor[3]
+                phase_id, end_position = anchor[1], anchor[3]
+                if anchor[2] is not None:  # its parent, or the nearest one not deleted
+                    live = connection.execute(sql["live_ancestor"], {"id": anchor[2]}).fetchone()
+                    params["parent_id"] = str(live[0]) if live else None
                 params["position"] = end_position
             elif parent is not None:
                 anchor = connection.execute(sql["live_task_place"], {"id": parent}).fetchone()

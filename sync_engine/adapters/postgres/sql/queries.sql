@@ -311,6 +311,17 @@ WHERE t.id = u.id
        u.end_line, u.status, u.char, u.text, u.title, u.label, u.explicit_id, u.depth,
        u.fields, true);
 
+-- name: live_ancestor
+-- The task itself when live, else its nearest live ancestor (none: no row back).
+WITH RECURSIVE up AS (
+    SELECT id, parent_id, deleted_at, 0 AS depth FROM tasks WHERE id = %(id)s::uuid
+    UNION ALL
+    SELECT t.id, t.parent_id, t.deleted_at, up.depth + 1
+    FROM tasks AS t JOIN up ON t.id = up.parent_id
+    WHERE up.deleted_at IS NOT NULL AND up.depth < 1000
+)
+SELECT id FROM up WHERE deleted_at IS NULL ORDER BY depth LIMIT 1;
+
 -- name: move_tasks
 -- Unchanged tasks: only where they sit (a line inserted above shifts them all).
 UPDATE tasks AS t SET
