@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export XDG_RUNTIME_DIR ?= /tmp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test test-fast lint bench clean stateful
+.PHONY: setup run test test-fast lint bench clean stateful crash-seeds
 
 setup: $(STAMP)
 
@@ -42,6 +42,11 @@ stateful:
 	@test -x $(BIN)/python || { echo "no $(BIN)/python: run 'make setup' first" >&2; exit 2; }
 	SYNC_ENGINE_STATEFUL_EXAMPLES=$(STATEFUL_EXAMPLES) $(BIN)/python -m pytest -q \
 		tests/integration/test_sync_stateful.py
+
+# 150 seeded random scenarios of a sync killed after writing a file (about 20 minutes).
+crash-seeds:
+	@test -x $(BIN)/python || { echo "no $(BIN)/python: run 'make setup' first" >&2; exit 2; }
+	CRASH_SEEDS=150 $(BIN)/python -m pytest -q tests/integration/test_sync_crash.py -m slow
 
 bench: setup
 	$(BIN)/python benchmarks/parse.py

@@ -265,6 +265,10 @@ class EditChooser:
             via = self._rng.choice(("cli", "sql"))
             if via == "cli" and anchor.phase_namesakes > 1:
                 continue  # the command names a phase by its number
+            if anchor.parent_id is not None:
+                # A task appended to a phase is a top-level one: it ends the phase after the
+                # last task's block, in the phase's top-level style, not in this sub-task's.
+                continue
             if state.allows(anchor, "append"):
                 text = self._new_task_text()
                 state.take(Change("append", via, anchor, text=text, features=("phase-end",)))

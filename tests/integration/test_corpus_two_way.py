@@ -123,8 +123,9 @@ class Corpus:
                 connection.execute("UPDATE tasks SET deleted_at = now() WHERE id = %s", (task.id,))
         elif change.kind == "add":
             row = connection.execute(
-                "INSERT INTO tasks (plan_id, phase_id, position, text) "
-                "SELECT plan_id, phase_id, position + 1, %s FROM tasks WHERE id = %s "
+                # Right after the task, beside it: its parent too (docs/database.md).
+                "INSERT INTO tasks (plan_id, phase_id, parent_id, position, text) "
+                "SELECT plan_id, phase_id, parent_id, position + 1, %s FROM tasks WHERE id = %s "
                 "RETURNING id::text",
                 (change.text, task.id),
             ).fetchone()
