@@ -149,6 +149,9 @@ class Plan:
     declared_progress: float | None = None
     declared_progress_line: int | None = None
     meta_line: int | None = None
+    # The lines the version and the date were read from (a date from the front matter: None).
+    version_line: int | None = None
+    date_line: int | None = None
     front_matter: Mapping[str, Any] = field(default_factory=_empty_mapping)
     metadata: Mapping[str, str] = field(default_factory=_empty_mapping)
     phases: tuple[Phase, ...] = ()

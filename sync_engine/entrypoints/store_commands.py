@@ -16,6 +16,7 @@ from sync_engine.config import Settings, load_settings
 from sync_engine.entrypoints.output import EXIT_OK, EXIT_PROBLEMS, UsageError, print_json
 from sync_engine.errors import ConfigError, NotFoundError
 from sync_engine.ports.records import StoredConflict
+from sync_engine.services.plan_metadata import PLAN_FIELDS
 from sync_engine.services.sync import DIRECTIONS
 from sync_engine.services.write_backs import CommitOutcome
 
@@ -208,6 +209,30 @@ def command_tasks_add(args: argparse.Namespace) -> int:
     return _print_record(_task_dict(task), args.json)
 
 
+def command_tasks_move(args: argparse.Namespace) -> int:
+    places = [
+        name
+        for name, given in (("--after", args.after), ("--parent", args.parent), ("--top", args.top))
+        if given
+    ]
+    if len(places) > 1 or (places and places != ["--top"] and args.phase is not None):
+        shown = " and ".join([*places, *(["--phase"] if args.phase is not None else [])])
+        raise UsageError(f"tasks move: {shown} name different places; give one")
+    if not places and args.phase is None:
+        raise UsageError("tasks move: give --after, --parent, --phase or --top")
+    settings = settings_from(args)
+    with _store(settings) as store:
+        root = store.ensure_root(str(settings.root))
+        task_id = _task_id(store, root.id, args.id)
+        after = _task_id(store, root.id, args.after) if args.after else None
+        parent = _task_id(store, root.id, args.parent) if args.parent else None
+        if task_id in (after, parent):
+            raise UsageError("tasks move: a task cannot go after or under itself")
+        store.move_task(task_id, after=after, parent=parent, phase=args.phase)
+        task = store.get_task(root.id, task_id)
+    return _print_record(_task_dict(task), args.json)
+
+
 def command_tasks_delete(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     with _store(settings) as store:
@@ -296,10 +321,10 @@ def command_conflicts_resolve(args: argparse.Namespace) -> int:
         if conflict.status != "open":
             print(f"sync-engine: conflict {conflict.id} is already settled", file=sys.stderr)
             return EXIT_PROBLEMS
-        if args.take == "custom" and conflict.field not in ("status", "text"):
+        if args.take == "custom" and not _takes_text(conflict.field):
             raise UsageError(
-                f"conflicts resolve: a custom value settles a status or a text, "
-                f"not {conflict.field!r}"
+                f"conflicts resolve: a custom value settles a status, a text or a title, "
+                f"version or date, not {conflict.field!r}"
             )
         resolution = {"take": args.take, "value": args.value}
         store.resolve_conflict(conflict.id, resolution, actor=args.actor)
@@ -309,6 +334,13 @@ def command_conflicts_resolve(args: argparse.Namespace) -> int:
     else:
         print(f"settled {settled.id}: {args.take}; the next sync applies it to both sides")
     return EXIT_OK
+
+
+def _takes_text(field: str | None) -> bool:
+    """Whether a conflict on this field may be settled with a value of one's own."""
+    if field in ("status", "text", *PLAN_FIELDS):
+        return True
+    return field is not None and field.startswith("phases[") and field.endswith("].title")
 
 
 def command_status(args: argparse.Namespace) -> int:
@@ -426,6 +458,18 @@ def register(commands: Any) -> None:
     add.add_argument("--after", help="right after this task (id or prefix)")
     add.add_argument("--text", required=True, help="the task's text")
     add.set_defaults(handler=command_tasks_add)
+    move = task_commands.add_parser(
+        "move", help="move a task (with its sub-tasks) to another place of its plan"
+    )
+    add_store_options(move)
+    move.add_argument("id")
+    move.add_argument("--after", help="right after this task and its sub-tasks, at its level")
+    move.add_argument("--parent", help="as the last sub-task of this task")
+    move.add_argument("--phase", type=int, help="at the end of this phase (its number)")
+    move.add_argument(
+        "--top", action="store_true", help="as a top-level task, at the end of its phase"
+    )
+    move.set_defaults(handler=command_tasks_move)
     delete = task_commands.add_parser("delete", help="delete a task")
     add_store_options(delete)
     delete.add_argument("id")

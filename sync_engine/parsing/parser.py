@@ -357,10 +357,12 @@ def _header(
         meta = parse_meta_line(body)
         if meta is not None:
             found.setdefault("meta_line", number)
-            if meta.version is not None:
-                found.setdefault("version", meta.version)
-            if meta.date is not None:
-                found.setdefault("date", meta.date)
+            if meta.version is not None and "version" not in found:
+                found["version"] = meta.version
+                found["version_line"] = number
+            if meta.date is not None and "date" not in found:
+                found["date"] = meta.date
+                found["date_line"] = number
             if meta.progress is not None and "progress" not in found:
                 found["progress"] = meta.progress
                 found["progress_line"] = number
@@ -480,6 +482,8 @@ def parse_plan(
         declared_progress=header.get("progress"),
         declared_progress_line=header.get("progress_line"),
         meta_line=header.get("meta_line"),
+        version_line=header.get("version_line"),
+        date_line=header.get("date_line"),
         front_matter=front_matter,
         metadata=MappingProxyType(metadata),
         phases=tuple(phases),

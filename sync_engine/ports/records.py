@@ -165,7 +165,9 @@ class ConflictWrite:
 class PlanSyncState:
     """What the three-way sync of one plan reads from the store: the base (bytes and the
     compact model, ``None`` before the first sync), the live tasks, the last change-log
-    entry not yet consumed, and the conflicts still to settle or to apply."""
+    entry not yet consumed, the conflicts still to settle or to apply, and the plan's
+    metadata as the database holds it: ``meta`` (``title``, ``version``, ``date``) and the
+    title of each phase by position (``None``: not read; the base's values stand)."""
 
     plan_id: str
     base_content: bytes | None
@@ -173,6 +175,8 @@ class PlanSyncState:
     tasks: list[StoredTask]
     pending_up_to: int | None
     conflicts: list[StoredConflict]
+    meta: Mapping[str, Any] | None = None
+    phase_titles: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from sync_engine.rendering.document import RenderError
 from sync_engine.rendering.edits import (
     DeleteTask,
     Edit,
     InsertTask,
     MoveTask,
     SetDeclaredProgress,
+    SetMetadata,
     SetStatus,
     SetText,
+    SetTitle,
 )
-from sync_engine.rendering.renderer import RenderError, apply_edits
+from sync_engine.rendering.metadata import writable_metadata
+from sync_engine.rendering.renderer import apply_edits
 
 __all__ = [
     "DeleteTask",
@@ -20,7 +24,10 @@ __all__ = [
     "MoveTask",
     "RenderError",
     "SetDeclaredProgress",
+    "SetMetadata",
     "SetStatus",
     "SetText",
+    "SetTitle",
     "apply_edits",
+    "writable_metadata",
 ]

@@ -5,6 +5,7 @@ file, whatever order they are applied in."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +51,23 @@ class DeleteTask:
 
 @dataclass(frozen=True, slots=True)
 class MoveTask:
-    """Move a task (with its sub-tasks) after the task on ``after_line``, or to the end of
-    phase ``phase`` when ``after_line`` is ``None``."""
+    """Move a task's lines, sub-tasks included, to:
+
+    * ``after_line``: right after the task starting on that line and its sub-tasks, as
+      its next sibling;
+    * ``under_line``: the task starting on that line, as its first sub-task;
+    * else phase ``phase`` (an index into ``plan.phases``; ``None``: the tasks of no phase,
+      before the first phase), at its end, or before its first task when ``first``.
+
+    The first line takes the bullet of its new neighbours (numbered on in an ordered list),
+    the other lines keep their place relative to it.
+    """
 
     line: int
     after_line: int | None = None
     phase: int | None = None
+    under_line: int | None = None
+    first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,4 +78,32 @@ class SetDeclaredProgress:
     percent: float
 
 
-Edit = SetStatus | SetText | InsertTask | DeleteTask | MoveTask | SetDeclaredProgress
+@dataclass(frozen=True, slots=True)
+class SetTitle:
+    """Change the plan's title (its ``#`` heading, else ``title`` in its front matter) or,
+    with ``phase`` (an index into ``plan.phases``), that phase's title in its heading. Only
+    the title changes: heading marks, ``Phase N`` numbering, emoji and status marks stay."""
+
+    title: str
+    phase: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetMetadata:
+    """Change the plan's ``version`` or ``date`` on the line it was read from (a date of
+    the front matter there); only the value changes."""
+
+    field: Literal["version", "date"]
+    value: str
+
+
+Edit = (
+    SetStatus
+    | SetText
+    | InsertTask
+    | DeleteTask
+    | MoveTask
+    | SetDeclaredProgress
+    | SetTitle
+    | SetMetadata
+)

@@ -2,73 +2,43 @@
 
 Every byte not concerned stays identical — encoding, BOM, line endings (per line), trailing
 spaces, indentation, emoji. All edits of one batch refer to line numbers of the source they
-are applied to; the document is kept as original line slots with replacements, deletions and
-insertions, and only joined at the end.
+are applied to; the document is kept as original line slots with replacements, deletions,
+insertions and moves, and only joined at the end (see :mod:`~sync_engine.rendering.document`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from sync_engine.domain.model import Plan, Task
 from sync_engine.domain.status import DEFAULT_STATUS_TABLE, StatusTable
 from sync_engine.parsing.decoding import encode, line_body, line_ending
 from sync_engine.parsing.parser import ParseResult, parse_plan
+from sync_engine.rendering.document import (
+    ORDINAL,
+    TASK_LINE,
+    Document,
+    NewTask,
+    RenderError,
+    Style,
+    shifted,
+)
 from sync_engine.rendering.edits import (
     DeleteTask,
     Edit,
     InsertTask,
     MoveTask,
     SetDeclaredProgress,
+    SetMetadata,
     SetStatus,
     SetText,
+    SetTitle,
 )
+from sync_engine.rendering.metadata import set_metadata, set_title
 
-_TASK_LINE = re.compile(
-    r"^(?P<prefix>[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d+[.)])[ \t]+)?)"
-    r"\[(?P<char>[^\]\[])\](?P<gap>[ \t]*)(?P<text>.*?)(?P<trail>[ \t]*)$"
-)
-_ORDINAL = re.compile(r"^(?P<indent>[ \t]*(?:>[ \t]?)*[ \t]*)(?P<number>\d+)(?P<rest>[.)][ \t]+)$")
 _PERCENT = re.compile(r"(?P<number>\d{1,3}(?:[.,]\d+)?)(?P<space>[ \u00a0\u202f]*)%")
 _PROGRESS_WORD = re.compile(r"progress|avancement|complétion|completion", re.IGNORECASE)
-
-
-class RenderError(ValueError):
-    """An edit cannot be applied: it names no task, or the file cannot be written exactly."""
-
-
-@dataclass(slots=True)
-class _Document:
-    lines: list[str]
-    newline: str
-    replaced: dict[int, str] = field(default_factory=dict)
-    deleted: set[int] = field(default_factory=set)
-    inserted_after: dict[int, list[str]] = field(default_factory=dict)
-
-    def current(self, number: int) -> str:
-        return self.replaced.get(number, self.lines[number - 1])
-
-    def insert_after(self, number: int, bodies: list[str]) -> None:
-        self.inserted_after.setdefault(number, []).extend(bodies)
-
-    def render(self) -> str:
-        pieces: list[list[str]] = []  # [body, ending]
-        for body in self.inserted_after.get(0, []):
-            pieces.append([body, self.newline])
-        for number in range(1, len(self.lines) + 1):
-            if number not in self.deleted:
-                line = self.current(number)
-                pieces.append([line_body(line), line_ending(line)])
-            for body in self.inserted_after.get(number, []):
-                pieces.append([body, self.newline])
-        for piece in pieces[:-1]:
-            if not piece[1]:
-                piece[1] = self.newline
-        if pieces and self.lines and not line_ending(self.lines[-1]):
-            pieces[-1][1] = ""  # the file had no final newline: it still has none
-        return "".join(body + ending for body, ending in pieces)
 
 
 def _task(plan: Plan, line: int) -> Task:
@@ -79,13 +49,13 @@ def _task(plan: Plan, line: int) -> Task:
 
 
 def _split_task_line(body: str, line: int) -> re.Match[str]:
-    match = _TASK_LINE.match(body)
+    match = TASK_LINE.match(body)
     if match is None:
         raise RenderError(f"line {line} is not a task line: {body!r}")
     return match
 
 
-def _set_status(doc: _Document, plan: Plan, edit: SetStatus, table: StatusTable) -> None:
+def _set_status(doc: Document, plan: Plan, edit: SetStatus, table: StatusTable) -> None:
     _task(plan, edit.line)
     line = doc.current(edit.line)
     body, ending = line_body(line), line_ending(line)
@@ -97,7 +67,7 @@ def _set_status(doc: _Document, plan: Plan, edit: SetStatus, table: StatusTable)
     doc.replaced[edit.line] = body[:start] + char + body[start + 1 :] + ending
 
 
-def _set_text(doc: _Document, plan: Plan, edit: SetText) -> None:
+def _set_text(doc: Document, plan: Plan, edit: SetText) -> None:
     _task(plan, edit.line)
     line = doc.current(edit.line)
     body, ending = line_body(line), line_ending(line)
@@ -119,31 +89,14 @@ def _one_line(text: str, where: str) -> str:
 
 def _style_of(body: str) -> tuple[str, str]:
     """The prefix (indentation + bullet) and the gap after the checkbox of a task line."""
-    match = _TASK_LINE.match(body)
+    match = TASK_LINE.match(body)
     if match is None:
         return "- ", " "
     return match["prefix"], match["gap"] or " "
 
 
-def _next_prefix(prefix: str) -> str:
-    ordinal = _ORDINAL.match(prefix)
-    if ordinal is None:
-        return prefix
-    return ordinal["indent"] + str(int(ordinal["number"]) + 1) + ordinal["rest"]
-
-
-def _child_prefix(prefix: str) -> str:
-    ordinal = _ORDINAL.match(prefix)
-    bullet_width = len(prefix) - len(prefix.lstrip(" \t>"))
-    if ordinal is not None:
-        width = len(ordinal["number"]) + len(ordinal["rest"])
-        return " " * (bullet_width + width) + "- "
-    stripped = prefix.lstrip(" \t>")
-    return prefix[: len(prefix) - len(stripped)] + "  " + stripped
-
-
-def _new_task_line(prefix: str, gap: str, char: str, text: str) -> str:
-    return f"{prefix}[{char}]{gap}{_one_line(text, 'a new task')}"
+def _new_task(style: Style, gap: str, char: str, text: str) -> NewTask:
+    return NewTask(style, f"[{char}]{gap}{_one_line(text, 'a new task')}")
 
 
 def _last_task_block(tasks: list[Task]) -> Task | None:
@@ -156,6 +109,18 @@ def _last_task_block(tasks: list[Task]) -> Task | None:
     return max(candidates, key=lambda task: task.end_line) if candidates else None
 
 
+def _first_in_area(doc: Document, start: int, end: int) -> tuple[int, list[str | NewTask]]:
+    """Where a first task goes in lines ``start..end`` that hold none: after their last
+    non-blank line (that stays there), with a blank line before it when that line is text."""
+    where = end
+    while where > start and (not line_body(doc.lines[where - 1]).strip() or not doc.stays(where)):
+        where -= 1
+    blank: list[str | NewTask] = (
+        [""] if where > 0 and line_body(doc.lines[where - 1]).strip() else []
+    )
+    return where, blank
+
+
 def _char_for(table: StatusTable, status: str, plan: Plan, where: str) -> str:
     try:
         return table.char_for(status, plan.done_style)
@@ -163,14 +128,14 @@ def _char_for(table: StatusTable, status: str, plan: Plan, where: str) -> str:
         raise RenderError(f"{where}: {error}") from error
 
 
-def _insert(doc: _Document, plan: Plan, edit: InsertTask, table: StatusTable) -> None:
+def _insert(doc: Document, plan: Plan, edit: InsertTask, table: StatusTable) -> None:
     char = _char_for(table, edit.status, plan, "a new task")
     if edit.after_line is not None:
         anchor = _task(plan, edit.after_line)
-        prefix, gap = _style_of(line_body(doc.lines[anchor.line - 1]))
-        prefix = _child_prefix(prefix) if edit.as_child else _next_prefix(prefix)
-        where = anchor.line if edit.as_child else anchor.end_line
-        doc.insert_after(where, [_new_task_line(prefix, gap, char, edit.text)])
+        _, gap = _style_of(line_body(doc.lines[anchor.line - 1]))
+        style = Style("child" if edit.as_child else "next", anchor.line)
+        where = anchor.line if edit.as_child else doc.block_end(anchor)
+        doc.insert_after(where, [_new_task(style, gap, char, edit.text)])
         return
     if edit.phase is not None:
         if not 0 <= edit.phase < len(plan.phases):
@@ -185,90 +150,89 @@ def _insert(doc: _Document, plan: Plan, edit: InsertTask, table: StatusTable) ->
         start, end = section.line, section.end_line
     else:
         tasks, start, end = list(plan.tasks), 0, len(doc.lines)
-    last = _last_task_block(tasks)
+    last = _last_task_block([task for task in tasks if doc.stays(task.line)])
     if last is not None:
-        prefix, gap = _style_of(line_body(doc.lines[last.line - 1]))
-        doc.insert_after(
-            last.end_line, [_new_task_line(_next_prefix(prefix), gap, char, edit.text)]
-        )
+        _, gap = _style_of(line_body(doc.lines[last.line - 1]))
+        new_task = _new_task(Style("next", last.line), gap, char, edit.text)
+        doc.insert_after(doc.block_end(last), [new_task])
         return
     prefix, gap = _house_style(plan, doc)
-    where = end
-    while where > start and not line_body(doc.lines[where - 1]).strip():
-        where -= 1
-    new_line = _new_task_line(prefix, gap, char, edit.text)
-    needs_blank = where > 0 and bool(line_body(doc.lines[where - 1]).strip())
-    doc.insert_after(where, ["", new_line] if needs_blank else [new_line])
+    where, blank = _first_in_area(doc, start, end)
+    doc.insert_after(
+        where, [*blank, _new_task(Style("fixed", prefix=prefix), gap, char, edit.text)]
+    )
 
 
-def _house_style(plan: Plan, doc: _Document) -> tuple[str, str]:
+def _house_style(plan: Plan, doc: Document) -> tuple[str, str]:
     """The bullet and gap of the plan's top-level tasks, or ``- `` when it has none."""
     for task in plan.tasks:
         if task.parent is None and task.bulleted:
             prefix, gap = _style_of(line_body(doc.lines[task.line - 1]))
-            ordinal = _ORDINAL.match(prefix)
-            return (prefix.lstrip(" \t") if ordinal is None else "1. "), gap
+            return (prefix.lstrip(" \t") if ORDINAL.match(prefix) is None else "1. "), gap
     return "- ", " "
 
 
-def _delete(doc: _Document, plan: Plan, edit: DeleteTask) -> None:
+def _delete(doc: Document, plan: Plan, edit: DeleteTask) -> None:
     task = _task(plan, edit.line)
     children = [other for other in plan.tasks if other.parent == task.index]
     if not edit.keep_subtasks or not children:
-        doc.deleted.update(range(task.line, task.end_line + 1))
+        lines = set(range(task.line, task.end_line + 1))
+        for inner in plan.tasks:  # sub-tasks moved elsewhere go on living there
+            if task.line < inner.line <= task.end_line and inner.line in doc.moved:
+                lines -= set(range(inner.line, inner.end_line + 1))
+        doc.deleted.update(lines)
         return
     first = children[0]
     doc.deleted.update(range(task.line, first.line))
     delta = task.indent - first.indent
     for number in range(first.line, task.end_line + 1):
         line = doc.current(number)
-        (body,) = _reindent([line_body(line)], delta)
-        doc.replaced[number] = body + line_ending(line)
+        doc.replaced[number] = shifted(line_body(line), delta) + line_ending(line)
 
 
-def _reindent(bodies: list[str], delta: int) -> list[str]:
-    if delta == 0:
-        return bodies
-    out = []
-    for body in bodies:
-        if delta > 0:
-            out.append(" " * delta + body if body.strip() else body)
-        else:
-            strip = min(-delta, len(body) - len(body.lstrip(" ")))
-            out.append(body[strip:])
-    return out
-
-
-def _move(doc: _Document, plan: Plan, edit: MoveTask) -> None:
+def _move(doc: Document, plan: Plan, edit: MoveTask) -> None:
     task = _task(plan, edit.line)
-    block = [line_body(doc.current(n)) for n in range(task.line, task.end_line + 1)]
-    if edit.after_line is not None:
-        target = _task(plan, edit.after_line)
-        if task.line <= target.line <= task.end_line:
-            raise RenderError("a task cannot be moved under itself")
-        where, target_indent = target.end_line, target.indent
-    elif edit.phase is not None:
-        if not 0 <= edit.phase < len(plan.phases):
-            raise RenderError(f"{plan.path} has no phase index {edit.phase}")
-        phase = plan.phases[edit.phase]
-        others = [
-            t
-            for t in plan.tasks_in_phase(phase.index)
-            if not (task.line <= t.line <= task.end_line)
-        ]
-        last = _last_task_block(others)
-        if last is not None:
-            where, target_indent = last.end_line, last.indent
+    block = doc.moved[task.line]
+    if edit.after_line is not None or edit.under_line is not None:
+        anchor = _task(plan, edit.after_line or edit.under_line or 0)
+        if edit.after_line is not None:
+            doc.place(block, doc.block_end(anchor), Style("next", anchor.line))
+            return
+        first = next(iter(plan.children_of(anchor.index)), None)
+        if first is not None:  # before the first sub-task, after the parent's own lines
+            doc.place(block, first.line - 1, Style("same", first.line))
         else:
-            where, target_indent = phase.line, 0
-            block = ["", *block]
-    else:
-        raise RenderError("a move needs a target task or phase")
-    doc.deleted.update(range(task.line, task.end_line + 1))
-    doc.insert_after(where, _reindent(block, target_indent - task.indent))
+            doc.place(block, doc.block_end(anchor), Style("child", anchor.line))
+        return
+    tasks, start, end = _phase_area(plan, doc, edit.phase)
+    tasks = [other for other in tasks if not task.line <= other.line <= task.end_line]
+    if edit.first and tasks:
+        first = min(tasks, key=lambda other: other.line)
+        doc.place(block, first.line - 1, Style("same", first.line))
+        return
+    last = _last_task_block([other for other in tasks if doc.stays(other.line)])
+    if last is not None:
+        doc.place(block, doc.block_end(last), Style("next", last.line))
+        return
+    where, blank = _first_in_area(doc, start, end)
+    doc.insert_after(where, blank)
+    prefix = _style_of(line_body(doc.lines[task.line - 1]))[0].lstrip(" \t")
+    doc.place(block, where, Style("fixed", prefix=prefix))
 
 
-def _set_progress(doc: _Document, edit: SetDeclaredProgress) -> None:
+def _phase_area(plan: Plan, doc: Document, phase: int | None) -> tuple[list[Task], int, int]:
+    """The tasks of a phase (``None``: of no phase) and the lines a first one may go in
+    (for no phase: the lines before the first phase)."""
+    if phase is None:
+        end = plan.phases[0].line - 1 if plan.phases else len(doc.lines)
+        return plan.tasks_in_phase(None), 0, end
+    if not 0 <= phase < len(plan.phases):
+        raise RenderError(f"{plan.path} has no phase index {phase}")
+    found = plan.phases[phase]
+    return plan.tasks_in_phase(found.index), found.line, found.end_line
+
+
+def _set_progress(doc: Document, edit: SetDeclaredProgress) -> None:
     if not 1 <= edit.line <= len(doc.lines):
         raise RenderError(f"line {edit.line} does not exist")
     line = doc.current(edit.line)
@@ -301,7 +265,13 @@ def apply_edits(
         raise RenderError(
             f"{plan.path} is not written: it holds " + " and ".join(plan.flags.reasons())
         )
-    doc = _Document(list(parsed.lines), plan.source.newline)
+    doc = Document(
+        list(parsed.lines), plan.source.newline, frozenset(task.line for task in plan.tasks)
+    )
+    edits = list(edits)
+    for edit in edits:  # moved lines are known first: other edits keep clear of them
+        if isinstance(edit, MoveTask):
+            doc.will_move(_task(plan, edit.line))
     for edit in edits:
         if isinstance(edit, SetStatus):
             _set_status(doc, plan, edit, table)
@@ -313,6 +283,11 @@ def apply_edits(
             _delete(doc, plan, edit)
         elif isinstance(edit, MoveTask):
             _move(doc, plan, edit)
+        elif isinstance(edit, SetTitle):
+            set_title(doc, plan, edit)
+        elif isinstance(edit, SetMetadata):
+            set_metadata(doc, plan, edit)
         else:
             _set_progress(doc, edit)
+    doc.check_moves()
     return encode(doc.render(), plan.source.encoding, plan.source.bom)

@@ -9,14 +9,14 @@ file would read it back, so a change is written once and both sides end equal.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from sync_engine.conflicts.model import PlanState, TaskState
 from sync_engine.domain.status import StatusTable
 from sync_engine.parsing.patterns import analyse_task_text, explicit_id_marker
 from sync_engine.ports.records import StoredTask
 
-__all__ = ["database_side"]
+__all__ = ["database_order", "database_side"]
 
 PhaseKey = Callable[[tuple[int | None, str] | None], str | None]
 
@@ -27,12 +27,16 @@ def database_side(
     file: PlanState,
     phase_key: PhaseKey,
     table: StatusTable,
+    meta: Mapping[str, object] | None = None,
+    repositioned: Collection[str] = (),
 ) -> PlanState:
     """The plan in the database now, as the file will hold it: statuses by name, texts
     without spaces around them and with the task's explicit ID, the sub-tasks of deleted
-    tasks deleted. Plan metadata is the engine's in the database: the base's."""
+    tasks deleted. ``tasks`` are in document order (:func:`database_order`); ``meta`` is
+    the plan's metadata in the database (``None``: the base's); ``repositioned`` the tasks
+    another program gave a new position."""
     side = PlanState(
-        dict(base.meta),
+        dict(base.meta if meta is None else meta),
         {
             task.id: TaskState(
                 task.id,
@@ -45,7 +49,23 @@ def database_side(
             for position, task in enumerate(tasks)
         },
     )
-    return _with_subtasks_deleted(base, file, _with_ids_kept(base, side))
+    return _with_subtasks_deleted(base, file, _with_ids_kept(base, side), repositioned)
+
+
+def database_order(
+    tasks: Sequence[StoredTask], base: PlanState
+) -> tuple[list[StoredTask], set[str]]:
+    """The tasks in document order, and those of the base another program gave a new
+    position (a move). At one position a task placed there (a new task, or one given that
+    position) goes before the task that was there (docs/database.md); the base's positions
+    are those the engine last wrote."""
+    unmoved = {
+        task.id
+        for task in tasks
+        if task.id in base.tasks and base.tasks[task.id].position == task.position
+    }
+    ordered = sorted(tasks, key=lambda task: (task.position, task.id in unmoved))
+    return ordered, {task.id for task in tasks if task.id in base.tasks} - unmoved
 
 
 def _status_as_read(status: str, table: StatusTable) -> str:
@@ -68,15 +88,19 @@ def _with_ids_kept(base: PlanState, database: PlanState) -> PlanState:
     return database if kept == database.tasks else PlanState(database.meta, kept)
 
 
-def _with_subtasks_deleted(base: PlanState, file: PlanState, database: PlanState) -> PlanState:
+def _with_subtasks_deleted(
+    base: PlanState, file: PlanState, database: PlanState, repositioned: Collection[str]
+) -> PlanState:
     """The database side with the sub-tasks of every task it deleted deleted too.
 
     Deleting a task in the database removes its lines and its sub-tasks' from the file
     (docs/database.md), whatever became of the sub-task rows: a ``DELETE`` leaves them with
     no parent, a tombstone with a deleted one. Sub-tasks are those of the base, and rows the
-    database added under a deleted task. A sub-task whose status or text the database
-    changed is an edit and stays, and so do the sub-tasks of a deletion the file contests
-    (it edited the task): a deletion never silently beats an edit.
+    database added under a deleted task. A sub-task whose status, text or place the
+    database changed is an edit and stays, and so do the sub-tasks of a deletion the file
+    contests (it edited the task): a deletion never silently beats an edit. A parent's
+    deletion may leave a sub-task top-level where it was in the order (ON DELETE SET NULL):
+    that is no move of its own.
     """
     deleted = {
         task_id
@@ -96,7 +120,14 @@ def _with_subtasks_deleted(base: PlanState, file: PlanState, database: PlanState
         if past is None:
             dropped = task.parent_id in gone
         else:
-            dropped = task_id in gone and (past.status, past.text) == (task.status, task.text)
+            dropped = (
+                task_id in gone
+                and (past.status, past.text) == (task.status, task.text)
+                and (
+                    task.place == past.place
+                    or (task.place == (past.phase, None) and task_id not in repositioned)
+                )
+            )
         if not dropped:
             kept[task_id] = task
     if len(kept) == len(database.tasks):

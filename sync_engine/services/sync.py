@@ -32,7 +32,7 @@ from sync_engine.ports.records import (
     SyncCounts,
     TaskRow,
 )
-from sync_engine.rendering.renderer import RenderError
+from sync_engine.rendering.document import RenderError
 from sync_engine.services.analysis import Analysis, PlanAnalyser
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.snapshot import (
@@ -430,7 +430,7 @@ class FilesToDatabaseSync:
         own values kept where the merge says so. Its stat is ``stat`` until the file is
         written."""
         plan = written.parsed.plan
-        stored_tasks = written_tasks(analysis.parsed.plan, merged)
+        stored_tasks = written_tasks(analysis.parsed.plan, merged, plan)
         match = match_tasks(plan, stored_tasks, options.similarity_threshold)
         rows = task_rows(plan, match.stored_for)
         base_change = self._plan_change(written, new_data, stat, state.plan_id, rows, [], [], [])

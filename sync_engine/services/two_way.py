@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,17 +31,27 @@ from sync_engine.parsing.parser import parse_plan
 from sync_engine.parsing.patterns import analyse_task_text
 from sync_engine.ports.records import (
     ConflictWrite,
+    PhaseRow,
     PlanChange,
     PlanSyncState,
     StoredConflict,
     StoredTask,
     TaskRow,
 )
+from sync_engine.rendering.document import RenderError
 from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
-from sync_engine.rendering.renderer import RenderError, apply_edits
+from sync_engine.rendering.renderer import apply_edits
 from sync_engine.services.analysis import Analysis
-from sync_engine.services.database_side import database_side
+from sync_engine.services.database_side import database_order, database_side
+from sync_engine.services.file_moves import move_edits
 from sync_engine.services.matching import match_tasks
+from sync_engine.services.plan_metadata import (
+    base_meta,
+    database_meta,
+    file_meta,
+    metadata_edits,
+    with_database_metadata,
+)
 from sync_engine.services.sides import settled_sides
 from sync_engine.services.snapshot import content_changed, task_rows
 
@@ -53,8 +63,6 @@ __all__ = [
     "three_way_change",
     "written_tasks",
 ]
-
-META = ("title", "version", "date", "declared_progress")
 
 
 @dataclass(slots=True)
@@ -68,7 +76,10 @@ class MergePlan:
     file_ids: list[str]  # the id of each task of the file as read, by index
     database_target: PlanState
     forced: list[str] = field(default_factory=list)  # conflict ids applied by this sync
-    phase_index: dict[str | None, int] = field(default_factory=dict)  # phase key → index
+    # The index in the file of each phase key it has (``None``: no phase).
+    phase_index: dict[str | None, int | None] = field(default_factory=dict)
+    # The index in the file of each base phase it has, by base position.
+    phase_at: dict[int, int] = field(default_factory=dict)
 
     def diff(self, path: str, old: bytes) -> str:
         """A unified diff of the file change (empty when none)."""
@@ -126,6 +137,7 @@ class _PhaseKeys:
     title, then number alone — a rename —, then title alone — a renumbering)."""
 
     def __init__(self, base_phases: Sequence[Sequence[Any]]) -> None:
+        self._base = base_phases
         self._exact = {(p[0], p[1]): f"p{i}" for i, p in reversed(list(enumerate(base_phases)))}
         self._number = {p[0]: f"p{i}" for i, p in reversed(list(enumerate(base_phases))) if p[0]}
         self._title = {p[1]: f"p{i}" for i, p in reversed(list(enumerate(base_phases)))}
@@ -140,6 +152,26 @@ class _PhaseKeys:
             or self._title.get(title)
             or f"new:{number}:{title}"
         )
+
+    def renamed(self, titles: Sequence[str]) -> _PhaseKeys:
+        """These keys, with each base phase also known by the title at its position in
+        ``titles`` (the database's, where another program renamed a phase)."""
+        keys = _PhaseKeys(self._base)
+        known = {
+            (p[0], title): f"p{i}"
+            for i, (p, title) in enumerate(zip(self._base, titles, strict=False))
+        }
+        keys._exact = {**self._exact, **known}
+        return keys
+
+    def positions(self, plan: Plan) -> dict[int, int]:
+        """The index in ``plan`` of each base phase it has, by base position."""
+        found: dict[int, int] = {}
+        for phase in plan.phases:
+            key = self.key(_phase_key(plan, phase.index)) or ""
+            if key.startswith("p") and int(key[1:]) not in found:
+                found[int(key[1:])] = phase.index
+        return found
 
 
 class TwoWayPlanMerge:
@@ -163,8 +195,9 @@ class TwoWayPlanMerge:
         match = match_tasks(plan, base_list, self._threshold, exact_only=changed)
         ids = [row.id for row in task_rows(plan, match.stored_for)]
 
+        phase_at = keys.positions(plan)
         base = PlanState(
-            meta={name: model.get(name) for name in META},
+            meta=base_meta(model),
             tasks={
                 task.id: TaskState(
                     task.id, task.status, task.text, keys.key(task.phase_key), task.parent_id, i
@@ -173,7 +206,7 @@ class TwoWayPlanMerge:
             },
         )
         file_state = PlanState(
-            meta={name: getattr(plan, name) for name in META},
+            meta=file_meta(plan, phase_at),
             tasks={
                 ids[task.index]: TaskState(
                     ids[task.index],
@@ -186,7 +219,16 @@ class TwoWayPlanMerge:
                 for task in plan.tasks
             },
         )
-        database = database_side(state.tasks, base, file_state, keys.key, self._table)
+        in_order, repositioned = database_order(state.tasks, base)
+        database = database_side(
+            in_order,
+            base,
+            file_state,
+            keys.renamed(state.phase_titles or ()).key,
+            self._table,
+            database_meta(base.meta, state),
+            repositioned,
+        )
         held = [
             HeldField(conflict.task_id, conflict.field or "")
             for conflict in state.conflicts
@@ -198,20 +240,19 @@ class TwoWayPlanMerge:
         )
         result = merge_plan(forced_base, forced_file, forced_database, self._policy, held)
 
-        phase_index = {
-            keys.key(_phase_key(plan, phase.index)): phase.index for phase in plan.phases
-        }
+        phase_index: dict[str | None, int | None] = {None: None}
+        phase_index.update(
+            (keys.key(_phase_key(plan, phase.index)), phase.index) for phase in plan.phases
+        )
         # A task new on both sides is one task under the database's id (``renamed``).
         file_ids = [result.renamed.get(task_id, task_id) for task_id in ids]
-        edits = self._file_edits(
-            plan, file_ids, _renamed(file_state, result.renamed), result.file_target, phase_index
-        )
+        actual = _renamed(file_state, result.renamed)
+        edits = self._file_edits(plan, file_ids, actual, result.file_target, phase_index)
+        edits += metadata_edits(analysis.parsed, file_state.meta, result.file_target.meta, phase_at)
         new_content = apply_edits(data, edits, self._table, analysis.parsed) if edits else None
         if new_content == data:
             new_content = None
-        if new_content is not None:
-            self._check_reads_back(plan.path, new_content, len(result.file_target.tasks))
-        return MergePlan(
+        merged = MergePlan(
             new_content=new_content,
             edits=edits,
             result=result,
@@ -219,7 +260,54 @@ class TwoWayPlanMerge:
             database_target=result.database_target,
             forced=[conflict.id for conflict in forced],
             phase_index=phase_index,
+            phase_at=phase_at,
         )
+        target = result.file_target.tasks
+        if new_content is not None and any(
+            task.parent_id is not None and task.parent_id not in actual.tasks
+            for task in target.values()
+        ):
+            self._place_under_new_tasks(merged, plan)
+        if merged.new_content is not None:
+            self._check_reads_back(plan.path, merged.new_content, len(target))
+        return merged
+
+    def _place_under_new_tasks(self, merged: MergePlan, plan: Plan) -> None:
+        """The moves under tasks that the file did not have (a task another program put
+        under a task it added): the file as the first edits made it is read again, its
+        tasks matched to their ids, and moved where the target puts them."""
+        assert merged.new_content is not None
+        parsed = parse_plan(merged.new_content, plan.path, self._table)
+        written = parsed.plan
+        if written.flags.skip_sync or len(written.phases) != len(plan.phases):
+            return
+        match = match_tasks(written, written_tasks(plan, merged, written), self._threshold)
+        ids = match.stored_for
+        if any(task_id is None for task_id in ids):
+            return
+        key_of = {index: key for key, index in merged.phase_index.items()}
+        actual = PlanState(
+            {},
+            {
+                str(ids[task.index]): TaskState(
+                    str(ids[task.index]),
+                    task.status,
+                    task.text,
+                    key_of.get(task.phase),
+                    str(ids[task.parent]) if task.parent is not None else None,
+                    task.index,
+                )
+                for task in written.tasks
+            },
+        )
+        line_of = {str(ids[task.index]): task.line for task in written.tasks}
+        leaves = {str(ids[task.index]) for task in written.tasks if not task.bulleted}
+        moves = move_edits(actual, merged.result.file_target, line_of, merged.phase_index, leaves)
+        if moves:
+            merged.new_content = apply_edits(
+                merged.new_content, list(moves.values()), self._table, parsed
+            )
+            merged.edits.extend(moves.values())
 
     def _check_reads_back(self, path: str, content: bytes, expected: int) -> None:
         """Refuse a write whose file would not read back as the tasks merged: the rows of
@@ -240,7 +328,7 @@ class TwoWayPlanMerge:
         ids: Sequence[str],
         actual: PlanState,
         target: PlanState,
-        phase_index: Mapping[str | None, int],
+        phase_index: Mapping[str | None, int | None],
     ) -> list[Edit]:
         edits: list[Edit] = []
         line_of = {ids[task.index]: task.line for task in plan.tasks}
@@ -263,17 +351,28 @@ class TwoWayPlanMerge:
                 edits.append(SetStatus(line_of[task_id], wanted.status))
             if wanted.text != now.text:
                 edits.append(SetText(line_of[task_id], wanted.text))
-        # The last task so far (in the target's order) the file has at each place.
-        last_at: dict[tuple[str | None, str | None], str] = {}
+        actual = _out_of_deleted(actual, target, keeps)
+        leaves = {ids[task.index] for task in plan.tasks if not task.bulleted}
+        moves = move_edits(actual, target, line_of, phase_index, leaves)
+        # Moves and new tasks in the target's order, so that each goes after tasks that
+        # may have moved there first. Where each task of the file will be: its target's
+        # place when it moves, else where it is.
+        placed: dict[str, TaskState] = {}
+        last_at: dict[tuple[str | None, str | None], str] = {}  # the last task at a place
         anchor: str | None = None  # the last task so far the file has, anywhere
         for task_id, wanted in target.tasks.items():
             present = actual.tasks.get(task_id)
             if present is not None:
-                last_at[present.place] = anchor = task_id
+                move = moves.get(task_id)
+                if move is not None:
+                    edits.append(move)
+                placed[task_id] = wanted if move is not None else present
+                last_at[placed[task_id].place] = anchor = task_id
                 continue
             sibling = last_at.get(wanted.place)
+            where = PlanState(actual.meta, placed)
             edits.append(
-                _insertion(wanted, sibling, anchor, actual, line_of, phase_index.get(wanted.phase))
+                _insertion(wanted, sibling, anchor, where, line_of, phase_index.get(wanted.phase))
             )
         return edits
 
@@ -329,9 +428,10 @@ class TwoWayPlanMerge:
     ) -> tuple[list[TaskRow], list[str], list[str], list[str], list[TaskRow]]:
         """The task rows for the database after the sync: the file's rows (as written), with
         the database's own values where the merge left the database different (held
-        conflicts). Returns the rows, the created, updated and deleted ids, and the rows of
-        tasks the file keeps but the database target has not (deleted in the database,
-        edited in the file: an open conflict), which stay out of the database."""
+        conflicts; a task whose place is held keeps its phase, parent and order). Returns
+        the rows, the created, updated and deleted ids, and the rows of tasks the file keeps
+        but the database target has not (deleted in the database, edited in the file: an
+        open conflict), which stay out of the database."""
         now = {task.id: task for task in current}
         target, file_target = merged.database_target, merged.result.file_target
         pairs = [
@@ -342,9 +442,13 @@ class TwoWayPlanMerge:
         kept = {row.id for _, row in pairs}
         final = []
         updated = []
-        for task, row in pairs:
+        held: set[str] = set()
+        for _, row in pairs:
             wanted = target.tasks[row.id]
-            row = _held_place(row, wanted, file_target.tasks.get(row.id), merged.phase_index)
+            placed = _held_place(row, wanted, file_target.tasks.get(row.id), merged.phase_index)
+            if placed is not row:
+                held.add(row.id)
+            row = placed
             if row.parent_id is not None and row.parent_id not in kept:
                 row = dataclasses.replace(row, parent_id=wanted.parent_id)
             if (wanted.status, wanted.text) != (row.status, row.text):
@@ -357,9 +461,12 @@ class TwoWayPlanMerge:
             final.append(row)
             old = now.get(row.id)
             if old is not None and (
-                content_changed(row, old, _phase_key(plan, task.phase)) or old.char != row.char
+                content_changed(row, old, _phase_key(plan, row.phase_position))
+                or old.char != row.char
             ):
                 updated.append(row.id)
+        if held:
+            final = _held_positions(final, target, held)
         written = {row.id for row in final}
         created = [row.id for row in final if row.id not in now]
         deleted = [
@@ -367,6 +474,28 @@ class TwoWayPlanMerge:
         ]
         dropped = [row for row in rows if row.id not in target.tasks]
         return final, created, updated, deleted, dropped
+
+
+def _held_positions(rows: list[TaskRow], target: PlanState, held: Collection[str]) -> list[TaskRow]:
+    """``rows`` with each task of ``held`` at the position of the task that follows it in
+    ``target`` (the database puts a task given a taken position first; at the end: after
+    the last), so that its order is the database's too."""
+    position = {row.id: row.position for row in rows}
+    order = list(target.tasks)
+    following = {
+        task_id: next((later for later in order[index + 1 :] if later in position), None)
+        for index, task_id in enumerate(order)
+        if task_id in held
+    }
+    return [
+        dataclasses.replace(
+            row,
+            position=position[after] if (after := following[row.id]) is not None else len(rows),
+        )
+        if row.id in following
+        else row
+        for row in rows
+    ]
 
 
 def _as_written(conflict: Conflict, result: MergeResult) -> Conflict:
@@ -393,6 +522,23 @@ def _same_values(new: Sequence[Any], old: Sequence[Any]) -> bool:
     return [steady(value) for value in new] == [steady(value) for value in old]
 
 
+def _out_of_deleted(actual: PlanState, target: PlanState, keeps: Collection[str]) -> PlanState:
+    """The file's tasks as its deletions leave them: a task deleted with sub-tasks the file
+    keeps leaves them under its own parent (``DeleteTask.keep_subtasks``)."""
+    gone = {task_id for task_id in actual.tasks if task_id not in target.tasks} & set(keeps)
+    if not gone:
+        return actual
+    tasks = {}
+    for task_id, task in actual.tasks.items():
+        parent = task.parent_id
+        while parent is not None and parent in gone:
+            parent = actual.tasks[parent].parent_id
+        tasks[task_id] = (
+            task if parent == task.parent_id else dataclasses.replace(task, parent_id=parent)
+        )
+    return PlanState(actual.meta, tasks)
+
+
 def _renamed(state: PlanState, renamed: Mapping[str, str]) -> PlanState:
     """``state`` with the ids of ``renamed`` replaced (in keys, ids and parents)."""
     if not renamed:
@@ -409,7 +555,7 @@ def _held_place(
     row: TaskRow,
     wanted: TaskState,
     in_file: TaskState | None,
-    phase_index: Mapping[str | None, int],
+    phase_index: Mapping[str | None, int | None],
 ) -> TaskRow:
     """``row`` (the task as the file was written) in the database's own place where the
     merge keeps the two sides' places apart (an open conflict on it)."""
@@ -473,7 +619,8 @@ def three_way_change(
     """The database side of a merged plan: ``base_change`` (rows of the file as written,
     made by the files → database code) with the database's own values kept where the merge
     says so, the consumed change log, the conflicts and the base."""
-    plan = written.parsed.plan
+    base_change = with_database_metadata(base_change, merged.database_target.meta, merged.phase_at)
+    plan = _with_phase_titles(written.parsed.plan, base_change.phases)
     rows, created, updated, deleted, dropped = merge.database_rows(
         plan, list(base_change.tasks), merged, state.tasks
     )
@@ -498,6 +645,19 @@ def three_way_change(
     )
 
 
+def _with_phase_titles(plan: Plan, rows: Sequence[PhaseRow]) -> Plan:
+    """``plan`` with the phase titles the database will hold (its own, where a conflict
+    holds one), so tasks compare to the database's phases as they will be."""
+    titles = {row.position: row.title for row in rows}
+    if all(titles.get(phase.index, phase.title) == phase.title for phase in plan.phases):
+        return plan
+    phases = tuple(
+        dataclasses.replace(phase, title=titles.get(phase.index, phase.title))
+        for phase in plan.phases
+    )
+    return dataclasses.replace(plan, phases=phases)
+
+
 def _kept_base_tasks(state: PlanSyncState, merged: MergePlan, in_file: set[str]) -> list[list[Any]]:
     """Base entries of tasks an open ``exists`` conflict holds but the file no longer has:
     they stay in the base so that the next sync still sees them as held, not as new."""
@@ -510,10 +670,12 @@ def _kept_base_tasks(state: PlanSyncState, merged: MergePlan, in_file: set[str])
     return [entry for entry in model.get("tasks", []) if entry[0] in held]
 
 
-def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
+def written_tasks(plan: Plan, merged: MergePlan, written: Plan | None = None) -> list[StoredTask]:
     """What the file was made to hold, as stored tasks, to give the tasks of its new parse
-    their ids: the tasks it had (with their new status and text) and the ones inserted."""
+    their ids: the tasks it had (with their new status, text and place) and the ones
+    inserted. ``written``: the new parse, whose phases (titles rewritten) the tasks are in."""
     target = merged.result.file_target.tasks
+    phases = written if written is not None and len(written.phases) == len(plan.phases) else plan
     found = []
     for task in plan.tasks:
         task_id = merged.file_ids[task.index]
@@ -528,7 +690,7 @@ def written_tasks(plan: Plan, merged: MergePlan) -> list[StoredTask]:
                 id=task_id,
                 position=wanted.position,
                 parent_id=wanted.parent_id,
-                phase_key=_phase_key(plan, task.phase),
+                phase_key=_phase_key(phases, merged.phase_index.get(wanted.phase, task.phase)),
                 text=wanted.text,
                 title=title,
                 status=wanted.status,

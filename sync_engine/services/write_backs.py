@@ -21,8 +21,10 @@ from sync_engine.rendering.edits import (
     InsertTask,
     MoveTask,
     SetDeclaredProgress,
+    SetMetadata,
     SetStatus,
     SetText,
+    SetTitle,
 )
 
 __all__ = ["CommitOutcome", "WrittenBack", "commit_message", "commit_write_backs"]
@@ -37,6 +39,8 @@ _EDIT_NAMES: dict[type[Edit], tuple[str, str]] = {
     DeleteTask: ("task removed", "tasks removed"),
     MoveTask: ("task moved", "tasks moved"),
     SetDeclaredProgress: ("progress figure", "progress figures"),
+    SetTitle: ("title", "titles"),
+    SetMetadata: ("version or date", "versions or dates"),
 }
 
 

@@ -683,11 +683,6 @@ def test_a_sub_task_edited_in_sql_under_a_task_deleted_in_the_file_stays_in_the_
     assert root.ok("tasks", "show", child["id"])["status"] == "in_progress"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="moves are not written to files: a place settled to the database's value stays "
-    "the file's, and the database takes the file's",
-)
 def test_a_place_settled_to_the_database_reaches_the_file(root: Root) -> None:
     line = first_todo_line(root)
     task = root.task_at(line)

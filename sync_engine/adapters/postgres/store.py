@@ -313,15 +313,18 @@ class PostgresPlanStore:
     def plan_sync_state(self, plan_id: str) -> PlanSyncState:
         sql = queries()
         params = {"plan_id": plan_id}
-        # One snapshot (the tasks, the base and the change log as of the same moment), read
-        # in one round trip.
+        # One snapshot (the tasks, the base, the change log and the plan's metadata as of
+        # the same moment), read in one round trip.
         with self._one_trip("begin_snapshot") as connection:
             tasks = connection.cursor(row_factory=dict_row).execute(sql["plan_tasks"], params)
             base_read = connection.execute(sql["plan_base"], params)
             pending_read = connection.execute(sql["pending_up_to"], params)
             conflicts = connection.cursor(row_factory=class_row(StoredConflict))
             conflicts.execute(sql["plan_conflicts"], params)
+            meta_read = connection.execute(sql["plan_metadata"], params)
+            titles_read = connection.execute(sql["phase_titles"], params)
         base, pending = base_read.fetchone(), pending_read.fetchone()
+        meta = meta_read.fetchone()
         return PlanSyncState(
             plan_id=plan_id,
             base_content=bytes(base[0]) if base else None,
@@ -329,6 +332,8 @@ class PostgresPlanStore:
             tasks=self._stored_tasks(tasks.fetchall()),
             pending_up_to=pending[0] if pending else None,
             conflicts=conflicts.fetchall(),
+            meta=dict(zip(("title", "version", "date"), meta, strict=True)) if meta else None,
+            phase_titles=tuple(str(title) for (title,) in titles_read.fetchall()),
         )
 
     @classmethod
@@ -529,6 +534,69 @@ class PostgresPlanStore:
             if connection.execute(queries()["delete_task"], {"id": task_id}).rowcount == 0:
                 raise NotFoundError(f"no live task {task_id}")
             self._audit(connection, actor, "task.delete", task_id, {})
+
+    def move_task(
+        self,
+        task_id: str,
+        *,
+        after: str | None = None,
+        parent: str | None = None,
+        phase: int | None = None,
+        actor: str = "cli",
+    ) -> None:
+        """Move a live task with its sub-tasks: right after the task ``after`` (at its level),
+        as the last sub-task of ``parent``, at the end of phase number ``phase``, or (none of
+        them) to the end of its phase as a top-level task. The next sync moves its lines.
+
+        Raises:
+            ConflictHeldError: an open conflict holds the task's place.
+            NotFoundError: no such live task, task of the same plan to go after or under, or
+                phase.
+            StoreError: the place is under the task itself or one of its sub-tasks.
+        """
+        sql = queries()
+        with self._edit(actor) as connection:
+            self._check_fields(connection, task_id, {"place"})
+            found = connection.execute(sql["live_task_place"], {"id": task_id}).fetchone()
+            if found is None:
+                raise NotFoundError(f"no live task {task_id}")
+            plan_id, phase_id = str(found[0]), found[1]
+            params: dict[str, Any] = {"id": task_id, "parent_id": None, "position": None}
+            end_position: int | None = None
+            if after is not None:
+                anchor = connection.execute(
+                    sql["move_anchor"], {"id": after, "task_id": task_id}
+                ).fetchone()
+                if anchor is None or str(anchor[0]) != plan_id:
+                    raise NotFoundError(f"no live task {after} in the plan of task {task_id}")
+                phase_id, end_position = anchor[1], anchor[3]
+                if anchor[2] is not None:  # its parent, or the nearest one not deleted
+                    live = connection.execute(sql["live_ancestor"], {"id": anchor[2]}).fetchone()
+                    params["parent_id"] = str(live[0]) if live else None
+                params["position"] = end_position
+            elif parent is not None:
+                anchor = connection.execute(sql["live_task_place"], {"id": parent}).fetchone()
+                if anchor is None or str(anchor[0]) != plan_id:
+                    raise NotFoundError(f"no live task {parent} in the plan of task {task_id}")
+                phase_id, params["parent_id"] = anchor[1], parent
+            elif phase is not None:
+                row = connection.execute(
+                    sql["phase_by_number"], {"plan_id": plan_id, "number": phase}
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(f"the plan of task {task_id} has no phase {phase}")
+                phase_id = row[0]
+            params["phase_id"] = phase_id
+            if connection.execute(sql["move_task"], params).rowcount == 0:
+                raise NotFoundError(f"no live task {task_id}")
+            if end_position is not None:
+                # A position equal to the old one reads as "left as it was" (the end of the
+                # new place): given again on its own, it is kept.
+                connection.execute(
+                    sql["set_task_position"], {"id": task_id, "position": end_position}
+                )
+            details = {"after": after, "parent": parent, "phase": phase}
+            self._audit(connection, actor, "task.move", task_id, details)
 
     def _check_fields(self, connection: Connection, task_id: str, fields: set[str]) -> None:
         rows = connection.execute(queries()["open_conflict_fields"], {"task_id": task_id})

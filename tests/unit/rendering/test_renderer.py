@@ -13,9 +13,12 @@ from sync_engine.rendering import (
     MoveTask,
     RenderError,
     SetDeclaredProgress,
+    SetMetadata,
     SetStatus,
     SetText,
+    SetTitle,
     apply_edits,
+    writable_metadata,
 )
 
 PLAN = (
@@ -203,3 +206,152 @@ def test_bad_edits_raise_render_errors() -> None:
         apply_edits(b"- [ ] a\n<<<<<<< HEAD\n>>>>>>> b\n", [SetStatus(1, "done")])
     with pytest.raises(RenderError, match="under itself"):
         apply_edits(PLAN.encode(), [MoveTask(8, after_line=9)])
+
+
+# --- moves: the new neighbours' bullet, sub-tasks along, other edits carried ----------------
+
+NESTED = (
+    "## Phase 1: A\n"
+    "\n"
+    "- [ ] a\n"
+    "  - [ ] a1\n"
+    "  - [ ] a2\n"
+    "- [ ] b\n"
+    "\n"
+    "## Phase 2: B\n"
+    "\n"
+    "* [ ] c\n"
+    "* [ ] d\n"
+    "\n"
+    "## Phase 3: C\n"
+    "\n"
+    "Rien encore.\n"
+)
+
+
+def test_a_moved_task_takes_the_bullet_of_its_new_neighbours() -> None:
+    out = apply_edits(NESTED.encode(), [MoveTask(3, after_line=10)]).decode()
+    assert out == NESTED.replace("- [ ] a\n  - [ ] a1\n  - [ ] a2\n", "").replace(
+        "* [ ] c\n", "* [ ] c\n* [ ] a\n  - [ ] a1\n  - [ ] a2\n"
+    )
+    ordered = "1. [ ] un\n2. [ ] deux\n\n- [ ] trois\n  - [ ] sous\n"
+    out = apply_edits(ordered.encode(), [MoveTask(4, after_line=2)]).decode()
+    assert out == "1. [ ] un\n2. [ ] deux\n3. [ ] trois\n   - [ ] sous\n\n"
+
+
+def test_a_task_moved_under_another_goes_to_its_content_column() -> None:
+    out = apply_edits(NESTED.encode(), [MoveTask(3, under_line=11)]).decode()
+    assert "* [ ] d\n  * [ ] a\n    - [ ] a1\n    - [ ] a2\n" in out
+    first = apply_edits(NESTED.encode(), [MoveTask(6, under_line=3)]).decode()
+    assert first.startswith("## Phase 1: A\n\n- [ ] a\n  - [ ] b\n  - [ ] a1\n  - [ ] a2\n\n")
+    wide = "*   [ ] p\n*   [ ] q\n"
+    assert apply_edits(wide.encode(), [MoveTask(2, under_line=1)]) == b"*   [ ] p\n    *   [ ] q\n"
+
+
+def test_a_task_moved_to_the_start_or_into_an_empty_phase() -> None:
+    out = apply_edits(NESTED.encode(), [MoveTask(6, phase=1, first=True)]).decode()
+    assert "## Phase 2: B\n\n* [ ] b\n* [ ] c\n" in out
+    out = apply_edits(NESTED.encode(), [MoveTask(4, phase=2)]).decode()
+    assert out.endswith("## Phase 3: C\n\nRien encore.\n\n- [ ] a1\n")
+    assert "  - [ ] a1\n" not in out
+    out = apply_edits(NESTED.encode(), [MoveTask(11)]).decode()  # no phase: before the first
+    assert out.startswith("* [ ] d\n## Phase 1: A\n")
+
+
+def test_moves_chain_and_edits_go_along() -> None:
+    edits = [
+        MoveTask(3, after_line=11),
+        MoveTask(6, after_line=3),
+        InsertTask("e", after_line=6),
+        SetStatus(4, "done"),
+        SetText(6, "b modifiée"),
+    ]
+    out = apply_edits(NESTED.encode(), edits).decode()
+    assert out == (
+        "## Phase 1: A\n\n\n## Phase 2: B\n\n* [ ] c\n* [ ] d\n"
+        "* [ ] a\n  - [x] a1\n  - [ ] a2\n* [ ] b modifiée\n* [ ] e\n"
+        "\n## Phase 3: C\n\nRien encore.\n"
+    )
+
+
+def test_a_subtask_moved_out_of_a_deleted_task_lives_on() -> None:
+    out = apply_edits(NESTED.encode(), [DeleteTask(3), MoveTask(5, after_line=6)]).decode()
+    assert out.startswith("## Phase 1: A\n\n- [ ] b\n- [ ] a2\n\n## Phase 2")
+
+
+def test_impossible_moves_raise_render_errors() -> None:
+    with pytest.raises(RenderError, match="moved twice"):
+        apply_edits(NESTED.encode(), [MoveTask(3, phase=1), MoveTask(3, phase=2)])
+    with pytest.raises(RenderError, match="under itself"):
+        apply_edits(NESTED.encode(), [MoveTask(3, under_line=4)])
+    with pytest.raises(RenderError, match="under itself"):  # each under the other
+        apply_edits(NESTED.encode(), [MoveTask(4, under_line=10), MoveTask(10, under_line=4)])
+    # a1 moves out first: its parent may then go after it.
+    out = apply_edits(NESTED.encode(), [MoveTask(4, phase=1), MoveTask(3, after_line=4)])
+    assert out.decode().endswith(
+        "* [ ] d\n* [ ] a1\n* [ ] a\n  - [ ] a2\n\n## Phase 3: C\n\nRien encore.\n"
+    )
+
+
+# --- metadata: only the value changes ------------------------------------------------------
+
+
+def test_the_plan_title_version_and_date_change_in_place() -> None:
+    edits = [
+        SetTitle("Plan de livraison v2 - Démo"),
+        SetMetadata("version", "2.0"),
+        SetMetadata("date", "2025-07-01"),
+    ]
+    out = apply_edits(PLAN.encode(), edits)
+    before, after = _lines(PLAN.encode()), _lines(out)
+    assert [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [0, 2]
+    assert after[0] == "# Plan de livraison v2 - Démo\n".encode()
+    assert after[2] == b"**Version 2.0 - 2025-07-01 - Progression : 33 %**\n"
+    plan = parse_plan(out).plan
+    assert (plan.title, plan.version, plan.date) == (
+        "Plan de livraison v2 - Démo",
+        "2.0",
+        "2025-07-01",
+    )
+
+
+def test_a_phase_title_changes_and_its_heading_keeps_the_rest() -> None:
+    source = (
+        "# Plan\n\n## 🚀 Phase 1 : **Départ rapide** ✅\n\n- [x] a\n\n"
+        "## Phase 2\n\n- [ ] b\n\n### 2. Nom {#ancre}\n"
+    )
+    out = apply_edits(source.encode(), [SetTitle("Lancement", phase=0), SetTitle("Suite", phase=1)])
+    assert out.decode() == source.replace("Départ rapide", "Lancement").replace(
+        "## Phase 2\n", "## Phase 2: Suite\n"
+    )
+    plan = parse_plan(out).plan
+    assert [(phase.number, phase.title) for phase in plan.phases] == [
+        (1, "Lancement"),
+        (2, "Suite"),
+    ]
+    assert writable_metadata(parse_plan(source.encode())) == {"title", "phases[0]", "phases[1]"}
+    plain = apply_edits(b"## 3. Tests de charge\n- [ ] a\n", [SetTitle("Charge", phase=0)])
+    assert plain == b"## 3. Charge\n- [ ] a\n"
+    # Emphasis inside the title goes with it, so none is left open.
+    split = b"## Phase 1: **Tests** de charge\n"
+    assert apply_edits(split, [SetTitle("Charge", phase=0)]) == b"## Phase 1: Charge\n"
+
+
+def test_front_matter_title_and_date() -> None:
+    source = b"---\ntitle: 'Plan A'\ndate: 2025-06-13\n---\n\nTexte.\n\n- [ ] a\n"
+    assert writable_metadata(parse_plan(source)) == {"title", "date"}
+    out = apply_edits(source, [SetTitle("Plan B: l'API"), SetMetadata("date", "2025-07-01")])
+    assert out == b"---\ntitle: 'Plan B: l''API'\ndate: 2025-07-01\n---\n\nTexte.\n\n- [ ] a\n"
+    assert (parse_plan(out).plan.title, parse_plan(out).plan.date) == (
+        "Plan B: l'API",
+        "2025-07-01",
+    )
+    with pytest.raises(RenderError, match="no version"):
+        apply_edits(source, [SetMetadata("version", "2")])
+    folded = b"---\ntitle: >-\n  Plan A\n---\n\n- [ ] a\n"  # not one line to rewrite
+    assert parse_plan(folded).plan.title == "Plan A"
+    assert writable_metadata(parse_plan(folded)) == set()
+    # A date the line holds only with emphasis inside has no place to be rewritten.
+    split = parse_plan(b"# Plan\n\nVersion 1.0 - **14** mars 2026\n\n- [ ] a\n")
+    assert split.plan.date == "14 mars 2026"
+    assert writable_metadata(split) == {"title", "version"}

@@ -165,7 +165,9 @@ ORDER BY path;
 -- name: write_plan
 -- Updates the plan named by plan_id or, without one, the live plan at the path, else the
 -- latest tombstone there (reviving it), else inserts a new plan. Clears a skip: the plan was
--- synced. No row back: plan_id names no plan of the root.
+-- synced. No row back: plan_id names no plan of the root. A title, version or date that the
+-- file does not hold (NULL) while the database holds one of its own (not the base's: another
+-- program wrote it) is kept.
 WITH target AS (
     SELECT id FROM plans
     WHERE root_id = %(root_id)s::uuid
@@ -176,15 +178,27 @@ WITH target AS (
     FOR UPDATE
 ), updated AS (
     UPDATE plans SET
-        path = %(path)s, title = %(title)s, version = %(version)s, date = %(date)s,
+        path = %(path)s,
+        title = CASE WHEN %(title)s::text IS NULL AND plans.title IS DISTINCT FROM base.title
+                     THEN plans.title ELSE %(title)s END,
+        version = CASE
+            WHEN %(version)s::text IS NULL AND plans.version IS DISTINCT FROM base.version
+            THEN plans.version ELSE %(version)s END,
+        date = CASE WHEN %(date)s::text IS NULL AND plans.date IS DISTINCT FROM base.date
+                    THEN plans.date ELSE %(date)s END,
         declared_progress = %(declared_progress)s, computed_progress = %(computed_progress)s,
         front_matter = %(front_matter)s, metadata = %(metadata)s,
         content_hash = %(content_hash)s, git_blob = %(git_blob)s, size = %(size)s,
         mtime_ns = %(mtime_ns)s, inode = %(inode)s, task_count = %(task_count)s,
         score = %(score)s, findings = %(findings)s, skipped_reason = NULL, deleted_at = NULL,
         updated_at = now()
-    WHERE id = (SELECT id FROM target)
-    RETURNING id
+    FROM (
+        SELECT model ->> 'title' AS title, model ->> 'version' AS version,
+               model ->> 'date' AS date
+        FROM (SELECT id FROM target) AS t LEFT JOIN plan_base AS b ON b.plan_id = t.id
+    ) AS base
+    WHERE plans.id = (SELECT id FROM target)
+    RETURNING plans.id
 ), inserted AS (
     INSERT INTO plans (
         root_id, path, title, version, date, declared_progress, computed_progress,
@@ -315,6 +329,17 @@ WHERE t.id = u.id
        u.end_line, u.status, u.char, u.text, u.title, u.label, u.explicit_id, u.depth,
        u.fields, true);
 
+-- name: live_ancestor
+-- The task itself when live, else its nearest live ancestor (none: no row back).
+WITH RECURSIVE up AS (
+    SELECT id, parent_id, deleted_at, 0 AS depth FROM tasks WHERE id = %(id)s::uuid
+    UNION ALL
+    SELECT t.id, t.parent_id, t.deleted_at, up.depth + 1
+    FROM tasks AS t JOIN up ON t.id = up.parent_id
+    WHERE up.deleted_at IS NOT NULL AND up.depth < 1000
+)
+SELECT id FROM up WHERE deleted_at IS NULL ORDER BY depth LIMIT 1;
+
 -- name: move_tasks
 -- Unchanged tasks: only where they sit (a line inserted above shifts them all).
 UPDATE tasks AS t SET
@@ -416,6 +441,12 @@ DELETE FROM pending_writes WHERE plan_id = %(plan_id)s::uuid;
 -- name: plan_base
 SELECT content, model FROM plan_base WHERE plan_id = %(plan_id)s::uuid;
 
+-- name: plan_metadata
+SELECT title, version, date FROM plans WHERE id = %(plan_id)s::uuid;
+
+-- name: phase_titles
+SELECT title FROM phases WHERE plan_id = %(plan_id)s::uuid ORDER BY position;
+
 -- name: pending_up_to
 SELECT max(id) FROM change_log WHERE plan_id = %(plan_id)s::uuid AND consumed_at IS NULL;
 
@@ -504,6 +535,26 @@ WHERE id = %(id)s::uuid AND deleted_at IS NULL;
 
 -- name: task_place
 SELECT plan_id, phase_id, position, parent_id FROM tasks WHERE id = %(id)s::uuid;
+
+-- name: live_task_place
+SELECT plan_id, phase_id, position FROM tasks WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: move_anchor
+-- Where a task moved right after this one goes: the plan, phase and parent of this one, and
+-- the position after its sub-tasks (those of the moved task left out).
+SELECT plan_id, phase_id, parent_id,
+       sync_engine_end_position(plan_id, %(task_id)s::uuid, id, phase_id) AS end_position
+FROM tasks WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: move_task
+-- A NULL position puts the task at the end of its new place (see 0004_task_moves.sql).
+UPDATE tasks SET phase_id = %(phase_id)s::uuid, parent_id = %(parent_id)s::uuid,
+                 position = %(position)s, updated_at = now(), revision = revision + 1
+WHERE id = %(id)s::uuid AND deleted_at IS NULL;
+
+-- name: set_task_position
+UPDATE tasks SET position = %(position)s, updated_at = now(), revision = revision + 1
+WHERE id = %(id)s::uuid AND position IS DISTINCT FROM %(position)s;
 
 -- name: live_plan_by_path
 SELECT id FROM plans
