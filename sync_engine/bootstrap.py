@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from sync_engine.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPos
 from sync_engine.adapters.postgres.store import PostgresPlanStore
 from sync_engine.config import SCHEMAS_DIR, Settings
 from sync_engine.conflicts.policy import ConflictPolicy
-from sync_engine.conflicts.strategies import load_strategies
+from sync_engine.conflicts.strategies import builtin_strategies, load_strategies
 from sync_engine.errors import ConfigError, StoreUnavailableError
 from sync_engine.ports import GitAuthor, PlanStore
 from sync_engine.services.analysis import PlanAnalyser
@@ -86,10 +86,24 @@ def conflict_policy(settings: Settings) -> ConflictPolicy:
     policy = ConflictPolicy.default()
     documents = settings.load_rule_documents("conflicts")
     if documents:
-        available = load_strategies()
+        available = builtin_strategies()
+        if not _names_only(documents, available):
+            available = load_strategies()  # reads every installed package's metadata
         for document in documents:
             policy = ConflictPolicy.from_mapping(document, available, defaults=policy)
     return policy
+
+
+def _names_only(documents: Sequence[Mapping[str, Any]], known: Mapping[str, object]) -> bool:
+    """Whether the documents name strategies of ``known`` alone (plug-ins are looked up
+    only when one is named)."""
+    for document in documents:
+        chosen = document.get("strategies") if isinstance(document, Mapping) else None
+        if chosen is None:
+            continue
+        if not isinstance(chosen, Mapping) or not set(chosen.values()) <= set(known):
+            return False
+    return True
 
 
 def plan_analyser(settings: Settings) -> PlanAnalyser:

@@ -7,6 +7,7 @@ prints data accepts ``--json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import sys
 from collections.abc import Iterator, Sequence
@@ -145,8 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Built once a process: the command line is the same for every call of ``main``.
+_parser = functools.cache(build_parser)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = _parser()
     args = parser.parse_args(argv)
     # What the imports made lives as long as the process: out of the collector's sight, a
     # full collection during a command walks only the command's own objects, not some fifty

@@ -74,6 +74,8 @@ def _migrate(connection: psycopg.Connection[Any]) -> list[str]:
     """Each migration in a transaction of its own, the whole run under one lock: two
     processes starting at once do not share out the migrations between them."""
     sql = queries()
+    if _all_applied(connection):
+        return []
     with connection.transaction():
         connection.execute(sql["lock_migration_run"])
     try:
@@ -82,6 +84,17 @@ def _migrate(connection: psycopg.Connection[Any]) -> list[str]:
         if not connection.closed and not connection.broken:
             with connection.transaction():
                 connection.execute(sql["unlock_migration_run"])
+
+
+def _all_applied(connection: psycopg.Connection[Any]) -> bool:
+    """Whether every migration is applied already (one query: what every command finds)."""
+    try:
+        with connection.transaction():
+            rows = connection.execute(queries()["applied_migrations"]).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return False
+    done = {row[0] for row in rows}
+    return all(migration.version in done for migration in available_migrations())
 
 
 def _apply_pending(connection: psycopg.Connection[Any]) -> list[str]:

@@ -131,9 +131,6 @@ class PostgresPlanStore:
                 return
             with translate_errors(self._where):
                 timeout = max(1, round(self._connect_timeout))
-                with psycopg.connect(self._conninfo, connect_timeout=timeout) as connection:
-                    if self._auto_migrate:
-                        migrate(connection)
                 pool: ConnectionPool[Connection] = ConnectionPool(
                     self._conninfo,
                     min_size=self._min_size,
@@ -146,6 +143,9 @@ class PostgresPlanStore:
                 )
                 try:
                     pool.open(wait=True, timeout=self._connect_timeout)
+                    if self._auto_migrate:
+                        with pool.connection() as connection:
+                            migrate(connection)
                 except BaseException:
                     pool.close()
                     raise

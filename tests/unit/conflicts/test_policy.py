@@ -10,6 +10,8 @@ import pytest
 import yaml
 
 import sync_engine.conflicts as conflicts
+from sync_engine.bootstrap import conflict_policy
+from sync_engine.config import Settings, load_settings
 from sync_engine.conflicts import (
     ENTRY_POINT_GROUP,
     AutoMergeStrategy,
@@ -310,3 +312,30 @@ def test_the_package_exports_are_sorted_and_real() -> None:
 def test_every_policy_type_has_a_strategy_and_a_severity() -> None:
     policy: Mapping[ConflictType, object] = ConflictPolicy.default().strategies
     assert set(policy) == set(ConflictType)
+
+
+def settings_with_rules(tmp_path: Path, document: str) -> Settings:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "conflicts.yaml").write_text(document, encoding="utf-8")
+    return load_settings(root=tmp_path, flags={"rules_dir": rules}, environ={})
+
+
+def test_a_plugin_named_in_the_roots_rules_is_looked_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_entry_points(monkeypatch, entry("shouting", "ShoutingStrategy"))
+    settings = settings_with_rules(tmp_path, "strategies:\n  status_divergence: shouting\n")
+    policy = conflict_policy(settings)
+    assert policy.strategy_for(ConflictType.STATUS).name == "shouting"
+
+
+def test_builtins_alone_need_no_plugin_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*, group: str) -> tuple[EntryPoint, ...]:
+        raise AssertionError("the installed packages' metadata was read")
+
+    monkeypatch.setattr(strategies_module, "entry_points", refuse)
+    settings = settings_with_rules(tmp_path, "strategies:\n  status_divergence: database-wins\n")
+    assert conflict_policy(settings).strategy_for(ConflictType.STATUS).name == "database-wins"
