@@ -35,13 +35,24 @@ test: lint
 test-fast: setup
 	$(BIN)/python -m pytest -q -x -m "not slow"
 
-# The state machine of the both-ways sync with many examples (hours). It runs in an existing
-# environment (`make setup` first, or VENV=path/to/another/.venv) and never reinstalls it.
+# The state machine of the both-ways sync with many examples (hours), shared out between
+# STATEFUL_JOBS processes (random examples each, one log each in STATEFUL_LOGS). It runs in
+# an existing environment (`make setup` first, or VENV=path/to/another/.venv).
 STATEFUL_EXAMPLES ?= 10000
+STATEFUL_JOBS ?= 2
+STATEFUL_LOGS ?= stateful-logs
 stateful:
 	@test -x $(BIN)/python || { echo "no $(BIN)/python: run 'make setup' first" >&2; exit 2; }
-	SYNC_ENGINE_STATEFUL_EXAMPLES=$(STATEFUL_EXAMPLES) $(BIN)/python -m pytest -q \
-		tests/integration/test_sync_stateful.py
+	@mkdir -p $(STATEFUL_LOGS); pids=""; \
+	for job in $$(seq 1 $(STATEFUL_JOBS)); do \
+		SYNC_ENGINE_STATEFUL_EXAMPLES=$$(( $(STATEFUL_EXAMPLES) / $(STATEFUL_JOBS) )) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider \
+			--basetemp=$(STATEFUL_LOGS)/tmp-$$job tests/integration/test_sync_stateful.py \
+			> $(STATEFUL_LOGS)/job-$$job.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	echo "$(STATEFUL_JOBS) jobs of $$(( $(STATEFUL_EXAMPLES) / $(STATEFUL_JOBS) )) examples; logs in $(STATEFUL_LOGS)/"; \
+	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
+	grep -h -E "examples run|passed|failed" $(STATEFUL_LOGS)/job-*.log; exit $$failed
 
 # 150 seeded random scenarios of a sync killed after writing a file (about 20 minutes).
 crash-seeds:

@@ -27,7 +27,8 @@ from sync_engine.conflicts.model import (
 from sync_engine.conflicts.policy import ConflictPolicy
 from sync_engine.domain.model import Plan
 from sync_engine.domain.status import StatusTable
-from sync_engine.parsing.parser import parse_plan
+from sync_engine.parsing.incremental import reparse_checkboxes
+from sync_engine.parsing.parser import ParseResult, parse_plan
 from sync_engine.parsing.patterns import analyse_task_text
 from sync_engine.ports.records import (
     ConflictWrite,
@@ -269,7 +270,7 @@ class TwoWayPlanMerge:
         ):
             self._place_under_new_tasks(merged, plan)
         if merged.new_content is not None:
-            self._check_reads_back(plan.path, merged.new_content, len(target))
+            self._check_reads_back(analysis.parsed, merged.new_content, len(target))
         return merged
 
     def _place_under_new_tasks(self, merged: MergePlan, plan: Plan) -> None:
@@ -309,14 +310,18 @@ class TwoWayPlanMerge:
             )
             merged.edits.extend(moves.values())
 
-    def _check_reads_back(self, path: str, content: bytes, expected: int) -> None:
+    def _check_reads_back(self, previous: ParseResult, content: bytes, expected: int) -> None:
         """Refuse a write whose file would not read back as the tasks merged: the rows of
-        tasks it lost would stay in the database with no line in the file.
+        tasks it lost would stay in the database with no line in the file. (Checkboxes
+        alone changed: read from the previous parse.)
 
         Raises:
             RenderError: the new content reads as another number of tasks.
         """
-        found = len(parse_plan(content, path, self._table).plan.tasks)
+        reread = reparse_checkboxes(previous, content, self._table)
+        if reread is None:
+            reread = parse_plan(content, previous.plan.path, self._table)
+        found = len(reread.plan.tasks)
         if found != expected:
             raise RenderError(
                 f"the merged file would read as {found} tasks, not the {expected} merged"

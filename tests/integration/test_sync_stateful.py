@@ -20,7 +20,7 @@ to paste into a plain test), a ``@reproduce_failure`` blob, and, when it gives u
 the seed: rerun with ``pytest tests/integration/test_sync_stateful.py --hypothesis-seed=N``
 (failures are also replayed first from the ``.hypothesis`` folder on the next run).
 
-Settings: the profile ``stateful-ci`` (80 examples, about three minutes on two busy cores)
+Settings: the profile ``stateful-ci`` (300 examples, about five minutes on two busy cores)
 or ``SYNC_ENGINE_STATEFUL_PROFILE=stateful-derandomized`` (the same examples at every run);
 ``SYNC_ENGINE_STATEFUL_EXAMPLES=N`` sets the number of examples; ``make stateful`` runs
 10,000. A file that shrank a moment ago is read twice by the sync before it is believed;
@@ -32,6 +32,7 @@ Left out for now: edits between a crash and the restart (see ``crash_and_restart
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -72,7 +73,7 @@ from tests.integration.stateful_model import (
 
 settings.register_profile(
     "stateful-ci",
-    max_examples=80,
+    max_examples=300,
     stateful_step_count=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -91,6 +92,12 @@ statuses = st.sampled_from(STATUSES)
 plan_names = st.sampled_from(sorted(PLANS))
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(data: bytes, name: str) -> Plan:
+    """The plan of ``data`` (the checks read the same bytes many times a step)."""
+    return parse_plan(data, name).plan
+
+
 class SimulatedCrash(Exception):
     """The process dying between the file's rename and the database commit."""
 
@@ -99,9 +106,11 @@ class SyncMachine(RuleBasedStateMachine):
     """One example: two plans synced once, then a random sequence of steps."""
 
     database_url = ""
+    started = 0  # machines started (examples run, shrinking included)
 
     def __init__(self) -> None:
         super().__init__()
+        SyncMachine.started += 1
         self.tmp = Path(tempfile.mkdtemp(prefix="sync-stateful-"))
         self.root = self.tmp / "plans"
         self.root.mkdir()
@@ -165,7 +174,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     def read(self, name: str) -> tuple[Plan, list[str]]:
         data = (self.root / name).read_bytes()
-        return parse_plan(data, name).plan, data.decode("utf-8").splitlines()
+        return _parsed(data, name), data.decode("utf-8").splitlines()
 
     def tasks_in_file(self, name: str) -> list[FileTask]:
         plan, lines = self.read(name)
@@ -757,10 +766,17 @@ def quick_settling(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("quick_settling")
-def test_sync_state_machine(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_state_machine(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     chosen = stateful_settings(os.environ.get(PROFILE_VARIABLE), os.environ.get(EXAMPLES_VARIABLE))
     # The engine refuses SYNC_ENGINE_* settings it does not know, and runs in this process.
     for variable in (PROFILE_VARIABLE, EXAMPLES_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
     SyncMachine.database_url = database_url
-    run_state_machine_as_test(SyncMachine, settings=chosen)
+    SyncMachine.started = 0
+    try:
+        run_state_machine_as_test(SyncMachine, settings=chosen)
+    finally:
+        with capsys.disabled():
+            print(f"\nstate machine: {SyncMachine.started} examples run")
