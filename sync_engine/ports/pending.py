@@ -62,6 +62,7 @@ def plan_change_to_json(change: PlanChange) -> dict[str, Any]:
         "conflicts": [_fields(conflict) for conflict in change.conflicts],
         "refreshed": [list(values) for values in change.refreshed],
         "applied": list(change.applied),
+        "tombstones": [_fields(task) for task in change.tombstones],
     }
 
 
@@ -90,14 +91,30 @@ def plan_change_from_json(data: Mapping[str, Any]) -> PlanChange:
         conflicts=[ConflictWrite(**conflict) for conflict in data["conflicts"]],
         refreshed=[(key, base, markdown, db) for key, base, markdown, db in data["refreshed"]],
         applied=list(data["applied"]),
+        tombstones=[TaskRow(**task) for task in data.get("tombstones", ())],
     )
 
 
 def _fields(row: object) -> dict[str, Any]:
     """A record's fields by name (shallow: nested values are JSON values already)."""
-    return {field.name: _plain(getattr(row, field.name)) for field in dataclasses.fields(row)}  # type: ignore[arg-type]
+    return {name: _plain(getattr(row, name)) for name in _field_names(type(row))}
+
+
+def _field_names(kind: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(kind))
+    return names
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _plain(value: Any) -> Any:
     """Mappings as dicts (a record may hold a read-only mapping)."""
+    if value is None or type(value) in _SCALARS:
+        return value
     return dict(value) if isinstance(value, Mapping) else value
+
+
+_SCALARS = frozenset({str, int, float, bool, list, tuple})

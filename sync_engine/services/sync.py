@@ -150,19 +150,22 @@ class FilesToDatabaseSync:
         return report
 
     def _run_locked(self, root: RootState, options: SyncOptions, report: SyncReport) -> None:
-        index = self._store.plan_index(root.id)
-        listed = self._files.list_plans()
+        # The folder is listed while the store is read (both mostly wait on the system).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-plans") as lister:
+            listing = lister.submit(self._files.list_plans)
+            index = self._store.plan_index(root.id)
+            # Plans with database-side edits or conflicts to settle are merged three ways,
+            # and so are plans whose last sync was interrupted after recording its intent
+            # (whatever their file's stat says: the file may hold the new content already).
+            pending = self._store.pending_writes(root.id)
+            merging = self._store.plans_needing_merge(root.id) | pending.keys()
+            listed = listing.result()
         report.counts.files_scanned = len(listed)
         head = self._git.head() if self._git is not None else None
         git_changed: set[str] = set()
         if self._git is not None and head and root.git_head and head != root.git_head:
             git_changed = self._git.changed_between(root.git_head, head) or set()
         last_scan_ns = int(root.last_sync_at.timestamp() * 1e9) if root.last_sync_at else 0
-        # Plans with database-side edits or conflicts to settle are merged three ways, and so
-        # are plans whose last sync was interrupted after recording its intent (whatever their
-        # file's stat says: the file may hold the new content already).
-        pending = self._store.pending_writes(root.id)
-        merging = self._store.plans_needing_merge(root.id) | pending.keys()
         to_read = [
             (position, stat)
             for position, stat in enumerate(listed, start=1)

@@ -780,3 +780,25 @@ def test_sync_state_machine(
     finally:
         with capsys.disabled():
             print(f"\nstate machine: {SyncMachine.started} examples run")
+
+
+@pytest.mark.usefixtures("quick_settling")
+def test_a_crash_after_a_merge_that_brought_back_a_task_deleted_in_the_database(
+    database_url: str,
+) -> None:
+    """Found by the state machine: a task deleted in the database and edited in the file
+    comes back as a tombstone that a conflict names; the intent recorded before the file's
+    rename lacked the tombstone, so rolling it forward broke the conflict's foreign key."""
+    SyncMachine.database_url = database_url
+    machine = SyncMachine()
+    try:
+        machine.sql_delete_task(name="alpha.md", pick=0, tombstone=False)
+        machine.sql_delete_task(name="alpha.md", pick=738, tombstone=False)
+        machine.file_edit_text(how="append", in_place=False, name="alpha.md", pick=687)
+        machine.no_edit_is_lost()
+        machine.crash_and_restart(plan=0)
+        machine.files_are_whole_and_nothing_else_is_touched()
+        machine.no_edit_is_lost()
+        assert [conflict["field"] for conflict in machine.conflicts()] == ["exists"]
+    finally:
+        machine.teardown()

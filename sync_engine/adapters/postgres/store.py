@@ -384,7 +384,7 @@ class PostgresPlanStore:
             "content_hash": content_hash,
             "change": jsonb(plan_change_to_json(change)),
         }
-        with self._transaction() as connection:
+        with self._one_trip("begin") as connection:
             connection.execute(queries()["record_pending_write"], params)
 
     def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
@@ -401,7 +401,7 @@ class PostgresPlanStore:
             }
 
     def drop_pending_write(self, plan_id: str) -> None:
-        with self._transaction() as connection:
+        with self._one_trip("begin") as connection:
             connection.execute(queries()["drop_pending_write"], {"plan_id": plan_id})
 
     def mark_skipped(self, root_id: str, path: str, reason: str | None) -> None:

@@ -135,7 +135,16 @@ def test_a_plan_change_round_trips_through_json(harness: Harness) -> None:
         ],
         refreshed=[("5d1c8f0e-0000-4000-8000-000000000001", "a", ["b", 2], {"c": None})],
         applied=["5d1c8f0e-0000-4000-8000-000000000002"],
+        tombstones=[dataclasses.replace(synced.tasks[1], id="5d1c8f0e-0000-4000-8000-000003")],
     )
+    # Every field is set here: one the JSON forgot would not come back.
+    for item in dataclasses.fields(PlanChange):
+        default = (
+            item.default_factory()
+            if item.default_factory is not dataclasses.MISSING
+            else item.default
+        )
+        assert getattr(change, item.name) not in (None, default), item.name
 
     stored = json.loads(json.dumps(plan_change_to_json(change)))
 
