@@ -19,6 +19,8 @@ from psycopg import sql
 
 from sync_engine.adapters.postgres.embedded import EmbeddedPostgres
 from sync_engine.adapters.postgres.migrations import migrate
+from tests.conftest import SAMPLE_PLANS
+from tests.integration.sample_root import Root
 
 TEMPLATE = "sync_template"
 
@@ -82,3 +84,13 @@ def empty_database_url(postgres_databases: Databases) -> Iterator[str]:
     url = postgres_databases.create(template=None)
     yield url
     postgres_databases.drop(url)
+
+
+@pytest.fixture
+def root(tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> Root:
+    """The sample plans copied and synced into a fresh database."""
+    path = tmp_path / "plans"
+    shutil.copytree(SAMPLE_PLANS, path, ignore=shutil.ignore_patterns(".sync-engine"))
+    synced = Root(path, database_url, capsys)
+    assert synced.ok("sync")["tasks_created"] == 246
+    return synced

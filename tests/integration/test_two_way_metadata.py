@@ -4,25 +4,10 @@ the value changes on its line, and edits on both sides merge or wait for a perso
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import pytest
-
-from tests.conftest import SAMPLE_PLANS
-from tests.integration.test_two_way import PLAN, Root
+from tests.integration.sample_root import PLAN, Root
 from tests.integration.test_two_way_moves import assert_settled, edit_file, raw
 
 AUTH = "plan-dev-v4-refonte-authentification.md"
-
-
-@pytest.fixture
-def root(tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> Root:
-    path = tmp_path / "plans"
-    shutil.copytree(SAMPLE_PLANS, path, ignore=shutil.ignore_patterns(".sync-engine"))
-    synced = Root(path, database_url, capsys)
-    assert synced.ok("sync")["tasks_created"] == 246
-    return synced
 
 
 def plan_row(root: Root, name: str = PLAN) -> tuple[str, str, str]:

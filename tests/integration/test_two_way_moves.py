@@ -4,24 +4,12 @@ moves on both sides merge or wait for a person."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import SAMPLE_PLANS
-from tests.integration.test_two_way import PLAN, Root
-
-
-@pytest.fixture
-def root(tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> Root:
-    path = tmp_path / "plans"
-    shutil.copytree(SAMPLE_PLANS, path, ignore=shutil.ignore_patterns(".sync-engine"))
-    synced = Root(path, database_url, capsys)
-    assert synced.ok("sync")["tasks_created"] == 246
-    return synced
+from tests.integration.sample_root import PLAN, Root
 
 
 def task(root: Root, label: str) -> dict[str, Any]:
