@@ -501,12 +501,7 @@ class PostgresPlanStore:
                 parent_id = str(place[3]) if place[3] is not None else None
                 position = int(place[2]) + 1
             elif phase is not None:
-                found = connection.execute(
-                    sql["phase_by_number"], {"plan_id": plan_id, "number": phase}
-                ).fetchone()
-                if found is None:
-                    raise NotFoundError(f"{plan_path} has no phase {phase}")
-                phase_id = str(found[0])
+                phase_id = _phase_by_number(connection, plan_id, phase, plan_path)
             params = {
                 "plan_id": plan_id,
                 "phase_id": phase_id,
@@ -580,12 +575,9 @@ class PostgresPlanStore:
                     raise NotFoundError(f"no live task {parent} in the plan of task {task_id}")
                 phase_id, params["parent_id"] = anchor[1], parent
             elif phase is not None:
-                row = connection.execute(
-                    sql["phase_by_number"], {"plan_id": plan_id, "number": phase}
-                ).fetchone()
-                if row is None:
-                    raise NotFoundError(f"the plan of task {task_id} has no phase {phase}")
-                phase_id = row[0]
+                phase_id = _phase_by_number(
+                    connection, plan_id, phase, f"the plan of task {task_id}"
+                )
             params["phase_id"] = phase_id
             if connection.execute(sql["move_task"], params).rowcount == 0:
                 raise NotFoundError(f"no live task {task_id}")
@@ -740,6 +732,20 @@ def _id_range(reference: str) -> tuple[str, str] | None:
     if len(digits) > 32:
         return None
     return str(uuid.UUID(digits.ljust(32, "0"))), str(uuid.UUID(digits.ljust(32, "f")))
+
+
+def _phase_by_number(connection: Connection, plan_id: str, number: int, plan: str) -> str:
+    """The id of phase ``number`` of the plan (``plan`` names it in the error).
+
+    Raises:
+        NotFoundError: the plan has no such phase.
+    """
+    found = connection.execute(
+        queries()["phase_by_number"], {"plan_id": plan_id, "number": number}
+    ).fetchone()
+    if found is None:
+        raise NotFoundError(f"{plan} has no phase {number}")
+    return str(found[0])
 
 
 def _configure(connection: Connection) -> None:
