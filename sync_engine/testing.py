@@ -12,7 +12,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sync_engine.ports.pending import PendingWrite, plan_change_from_json, plan_change_to_json
+from sync_engine.ports.pending import (
+    PendingWrite,
+    intent_to_json,
+    plan_change_from_json,
+    read_content_from_json,
+)
 from sync_engine.ports.records import (
     PlanChange,
     PlanSyncState,
@@ -136,15 +141,28 @@ class InMemoryPlanStore:
             conflicts=[],
         )
 
-    def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:
-        self.pending[plan_id] = (content_hash, json.dumps(plan_change_to_json(change)))
+    def record_pending_write(
+        self,
+        plan_id: str,
+        content_hash: str,
+        change: PlanChange,
+        read_content: bytes | None = None,
+    ) -> None:
+        self.pending[plan_id] = (content_hash, json.dumps(intent_to_json(change, read_content)))
 
     def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
-        return {
-            plan_id: PendingWrite(plan_id, content_hash, plan_change_from_json(json.loads(text)))
-            for plan_id, (content_hash, text) in self.pending.items()
-            if self.plans[plan_id].root_id == root_id and not self.plans[plan_id].deleted
-        }
+        found = {}
+        for plan_id, (content_hash, text) in self.pending.items():
+            if self.plans[plan_id].root_id != root_id or self.plans[plan_id].deleted:
+                continue
+            document = json.loads(text)
+            found[plan_id] = PendingWrite(
+                plan_id,
+                content_hash,
+                plan_change_from_json(document),
+                read_content=read_content_from_json(document),
+            )
+        return found
 
     def drop_pending_write(self, plan_id: str) -> None:
         self.pending.pop(plan_id, None)

@@ -97,11 +97,17 @@ class PlanStore(Protocol):
         change-log entries, and the next sync merges it three ways."""
         ...
 
-    def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:
+    def record_pending_write(
+        self,
+        plan_id: str,
+        content_hash: str,
+        change: PlanChange,
+        read_content: bytes | None = None,
+    ) -> None:
         """Record, and commit durably, the intent of a plan's sync before its file is
         renamed into place: the file is to hold the bytes hashing to ``content_hash``, the
-        database ``change``. ``apply_plan_change`` of the plan deletes it. Replaces an older
-        intent of the plan."""
+        database ``change``; ``read_content`` is the file as the sync read it.
+        ``apply_plan_change`` of the plan deletes it. Replaces an older intent of the plan."""
         ...
 
     def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:

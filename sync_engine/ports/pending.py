@@ -35,12 +35,14 @@ class PendingWrite:
     """The intent of a plan's interrupted sync: the file was to hold the bytes hashing to
     ``content_hash`` and the database ``change``. ``edited_since``: the change log holds
     database-side edits of the plan after those ``change`` consumes (made after the sync
-    read the database: rolling the change forward could overwrite them)."""
+    read the database: rolling the change forward could overwrite them). ``read_content``:
+    the file's bytes as that sync read them (``None`` in an intent recorded without)."""
 
     plan_id: str
     content_hash: str
     change: PlanChange
     edited_since: bool = False
+    read_content: bytes | None = None
 
 
 def plan_change_to_json(change: PlanChange) -> dict[str, Any]:
@@ -64,6 +66,20 @@ def plan_change_to_json(change: PlanChange) -> dict[str, Any]:
         "applied": list(change.applied),
         "tombstones": [_fields(task) for task in change.tombstones],
     }
+
+
+def intent_to_json(change: PlanChange, read_content: bytes | None) -> dict[str, Any]:
+    """An intent's JSON document: the change, and the file's bytes as the sync read them."""
+    document = plan_change_to_json(change)
+    if read_content is not None:
+        document["read_content"] = base64.b64encode(read_content).decode("ascii")
+    return document
+
+
+def read_content_from_json(data: Mapping[str, Any]) -> bytes | None:
+    """The file's bytes an intent's sync read (``None``: not recorded)."""
+    encoded = data.get("read_content")
+    return base64.b64decode(encoded) if isinstance(encoded, str) else None
 
 
 def plan_change_from_json(data: Mapping[str, Any]) -> PlanChange:

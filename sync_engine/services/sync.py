@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -228,9 +229,11 @@ class FilesToDatabaseSync:
             for (position, data, stat, stored), analysis in zip(changed, analyses, strict=True):
                 if stored is not None and stored.id in pending:
                     intent = pending[stored.id]
-                    if self._roll_forward(root, intent, data, stat, stored, options, report):
+                    rolled = self._roll_forward(root, intent, data, stat, stored, options, report)
+                    if rolled is None:
                         self._report_progress(position, listed)
                         continue
+                    stored = rolled
                 if stored is not None and stored.id in merging:
                     self._sync_three_way(root, data, stat, stored, analysis, options, report)
                 else:
@@ -382,7 +385,7 @@ class FilesToDatabaseSync:
             )
             if merged.new_content is not None:
                 new_hash = hashlib.sha256(new_data).hexdigest()
-                self._store.record_pending_write(stored.id, new_hash, change)
+                self._store.record_pending_write(stored.id, new_hash, change, data)
                 try:
                     new_stat = self._files.write(path, new_data, read_hash)
                 except PlanChangedDuringSyncError:
@@ -448,16 +451,24 @@ class FilesToDatabaseSync:
         stored: StoredPlanInfo,
         options: SyncOptions,
         report: SyncReport,
-    ) -> bool:
+    ) -> StoredPlanInfo | None:
         """Finish a plan's sync interrupted between recording its intent and committing its
-        database side. Returns whether the plan's sync is done (else it is synced as usual).
+        database side. Returns ``None`` when the plan's sync is done, else the stored plan to
+        merge the file with as usual.
 
-        The file holds the intended content and the database was not edited since: the
+        The database was not edited since, and the file holds the intended content: the
         recorded change is applied as the interrupted sync would have (its stat taken from
-        the file now), which converges exactly. Otherwise the intent is dropped."""
+        the file now), which converges exactly. The file holds that content edited again
+        (see ``_edits_what_was_written``): the change is applied, then the file is merged
+        with it as its base, so that every edit made since wins, even one taking a written
+        value back. Otherwise the intent is dropped and the file merged against the base."""
         path = stat.path
         file_hash = hashlib.sha256(data).hexdigest()
-        if file_hash == intent.content_hash and not intent.edited_since:
+        written = file_hash == intent.content_hash
+        if not intent.edited_since and (
+            written
+            or (file_hash != stored.content_hash and self._edits_what_was_written(intent, data))
+        ):
             change = _with_stat(intent.change, stat)
             report.counts.tasks_created += len(change.created)
             report.counts.tasks_updated += len(change.updated)
@@ -469,24 +480,44 @@ class FilesToDatabaseSync:
                 f"roll forward {path}: its last sync stopped after writing the file; "
                 f"+{len(change.created)} ~{len(change.updated)} -{len(change.deleted)} tasks, "
                 f"{len(change.conflicts)} conflicts"
+                + ("" if written else "; then the edits made in the file since are merged")
             )
-            if not options.dry_run:
-                self._store.apply_plan_change(root.id, change)  # deletes the intent
-            return True
+            if options.dry_run:
+                return None
+            self._store.apply_plan_change(root.id, change)  # deletes the intent
+            return None if written else stored._replace(content_hash=intent.content_hash)
         # The file still holds the base (the sync stopped before the rename): nothing was
-        # written, the plan is synced as usual. Else the file changed again after the
-        # interrupted sync, or the database was edited since it read it: the recorded change
-        # no longer holds every edit, and the three-way merge against the base (matching the
-        # file's tasks to it by text) sorts them out, as it did before intents were recorded.
+        # written, the plan is synced as usual. Else the file changed, but not from what was
+        # written (the rename never happened), or the database was edited since it was read:
+        # the recorded change no longer holds every edit, and the three-way merge against the
+        # base (matching the file's tasks to it by text) sorts them out.
         if file_hash != stored.content_hash:
-            since = "database was" if file_hash == intent.content_hash else "file was"
+            since = "database was" if written else "file was"
             report.changes.append(
                 f"merge {path} anew: its last sync stopped after writing the file, and the "
                 f"{since} edited since"
             )
         if not options.dry_run:
             self._store.drop_pending_write(stored.id)
-        return False
+        return stored
+
+    @staticmethod
+    def _edits_what_was_written(intent: PendingWrite, data: bytes) -> bool:
+        """Whether the file is the content an interrupted sync wrote, edited since, rather
+        than the file it read, edited (the rename never happened): it holds lines that the
+        write put in (no one types the engine's very lines by chance), or, when the write
+        only took lines out, it lacks every one of them. (An intent recorded without the
+        file it read: no.)"""
+        if intent.read_content is None:
+            return False
+        found, before, after = (
+            Counter(text.splitlines())
+            for text in (data, intent.read_content, intent.change.base_content)
+        )
+        added, removed = after - before, before - after
+        if added:
+            return any(found[line] > before[line] for line in added)
+        return bool(removed) and all(found[line] < before[line] for line in removed)
 
     @staticmethod
     def _refuse(

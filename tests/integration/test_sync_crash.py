@@ -299,6 +299,46 @@ def test_a_sync_killed_at_each_step_converges_on_the_next(
     assert_mixed_edits_everywhere(ws, tasks)
 
 
+# -- the file edited between the crash and the next sync -------------------------------------
+
+
+def edit_plan_line(ws: Workspace, label: str, old: str, new: str) -> None:
+    lines = ws.plan.read_text("utf-8").split("\n")
+    index = next(i for i, line in enumerate(lines) if f"**{label}**" in line)
+    assert old in lines[index], (old, lines[index])
+    lines[index] = lines[index].replace(old, new, 1)
+    ws.plan.write_text("\n".join(lines), "utf-8")
+
+
+def test_a_file_edited_after_a_killed_write_back_keeps_every_edit(
+    ws: Workspace, driver: Path
+) -> None:
+    """Killed after renaming the file it wrote back; then a person edits that file, taking
+    one written value back and changing another line, before the next sync. The person
+    edited what the engine wrote: their edits win, the reverted value included."""
+    ticked, renamed, other = (task_on_line(ws, label) for label in ("2.1.4", "2.2.4", "4.2.1"))
+    ws.sql("UPDATE tasks SET status = 'done' WHERE id = %s", ticked["id"])
+    ws.sql("UPDATE tasks SET text = '**2.2.4** Propager les en-têtes' WHERE id = %s", renamed["id"])
+    killed_sync(ws, driver, "after-rename")
+    assert b"- [x] **2.1.4**" in ws.plan.read_bytes()  # the engine's write is in place
+    assert len(intents_of(ws)) == 1
+
+    edit_plan_line(ws, "2.1.4", "- [x] ", "- [ ] ")  # back to what it was
+    edit_plan_line(ws, "4.2.1", "produit", "produit (relu)")
+    report = ws.ok("sync")
+
+    assert intents_of(ws) == []
+    by_id = {task["id"]: task for task in ws.tasks()}
+    lines = ws.plan.read_text("utf-8").split("\n")
+    assert by_id[ticked["id"]]["status"] == "todo", report
+    assert any(line.startswith("- [ ] **2.1.4**") for line in lines)
+    assert by_id[renamed["id"]]["text"] == "**2.2.4** Propager les en-têtes"
+    assert "- [ ] **2.2.4** Propager les en-têtes" in lines
+    assert by_id[other["id"]]["text"] == other["text"].replace("produit", "produit (relu)")
+    assert ws.open_conflicts() == []
+    assert_converged(ws)
+
+
 # -- several plans ----------------------------------------------------------------------------
 
 

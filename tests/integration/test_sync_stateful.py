@@ -26,7 +26,6 @@ or ``SYNC_ENGINE_STATEFUL_PROFILE=stateful-derandomized`` (the same examples at 
 10,000. A file that shrank a moment ago is read twice by the sync before it is believed;
 the pause between the reads is dropped here (every save of the test is complete).
 
-Left out for now: edits between a crash and the restart (see ``crash_and_restart``).
 """
 
 from __future__ import annotations
@@ -580,14 +579,15 @@ class SyncMachine(RuleBasedStateMachine):
         opened = {c["id"] for c in self.conflicts("open")} - before
         assert report["conflicts_opened"] == len(opened), (report, opened)
 
-    # Weakened for now: the restart follows the crash at once. A person who edits the file
-    # in between can lose that edit (a status set back to what the crashed sync replaced
-    # looks unchanged against the stale base): a crash-recovery matter, left to the crash
-    # tests of test_sync_crash.py.
-    @rule(plan=st.integers(min_value=0, max_value=1))
-    def crash_and_restart(self, plan: int) -> None:
+    @rule(
+        plan=st.integers(min_value=0, max_value=1),
+        edit=st.none() | st.tuples(plan_names, picks, statuses, st.booleans()),
+    )
+    def crash_and_restart(self, plan: int, edit: tuple[str, int, str, bool] | None) -> None:
         """The engine dies after writing a plan file, before its database commit (on the
-        ``plan``-th plan it writes); then it runs again."""
+        ``plan``-th plan it writes); a person may set a status in the file (``edit``: as
+        ``file_set_status``), even back to what the crashed sync replaced; then the engine
+        runs again."""
         calls = {"n": 0}
         real_one = store_module.apply_plan_change
         real_many = store_module.apply_plan_changes
@@ -613,6 +613,8 @@ class SyncMachine(RuleBasedStateMachine):
                 self.ids_by_text(name, before[name])
             self.files_are_whole_and_nothing_else_is_touched()
             self.no_edit_is_lost()
+            if edit is not None:
+                self.file_set_status(*edit)
         finally:
             store_module.apply_plan_change = real_one
             store_module.apply_plan_changes = real_many
@@ -796,7 +798,7 @@ def test_a_crash_after_a_merge_that_brought_back_a_task_deleted_in_the_database(
         machine.sql_delete_task(name="alpha.md", pick=738, tombstone=False)
         machine.file_edit_text(how="append", in_place=False, name="alpha.md", pick=687)
         machine.no_edit_is_lost()
-        machine.crash_and_restart(plan=0)
+        machine.crash_and_restart(plan=0, edit=None)
         machine.files_are_whole_and_nothing_else_is_touched()
         machine.no_edit_is_lost()
         assert [conflict["field"] for conflict in machine.conflicts()] == ["exists"]

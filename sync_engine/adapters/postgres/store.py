@@ -27,7 +27,12 @@ from sync_engine.adapters.postgres.migrations import migrate
 from sync_engine.adapters.postgres.plan_writes import apply_plan_change, apply_plan_changes, jsonb
 from sync_engine.adapters.postgres.queries import queries
 from sync_engine.errors import ConflictHeldError, NotFoundError
-from sync_engine.ports.pending import PendingWrite, plan_change_from_json, plan_change_to_json
+from sync_engine.ports.pending import (
+    PendingWrite,
+    intent_to_json,
+    plan_change_from_json,
+    read_content_from_json,
+)
 from sync_engine.ports.records import (
     PlanChange,
     PlanSyncState,
@@ -376,13 +381,19 @@ class PostgresPlanStore:
                 connection, root_id, changes, asynchronous_commit=self._asynchronous_commit
             )
 
-    def record_pending_write(self, plan_id: str, content_hash: str, change: PlanChange) -> None:
+    def record_pending_write(
+        self,
+        plan_id: str,
+        content_hash: str,
+        change: PlanChange,
+        read_content: bytes | None = None,
+    ) -> None:
         # Committed durably whatever ``asynchronous_commit`` says: the file is renamed next,
         # and an intent lost in a server crash would leave the file's new content unexplained.
         params = {
             "plan_id": plan_id,
             "content_hash": content_hash,
-            "change": jsonb(plan_change_to_json(change)),
+            "change": jsonb(intent_to_json(change, read_content)),
         }
         with self._one_trip("begin") as connection:
             connection.execute(queries()["record_pending_write"], params)
@@ -396,6 +407,7 @@ class PostgresPlanStore:
                     content_hash=content_hash,
                     change=plan_change_from_json(change),
                     edited_since=edited_since,
+                    read_content=read_content_from_json(change),
                 )
                 for plan_id, content_hash, change, edited_since in rows.fetchall()
             }

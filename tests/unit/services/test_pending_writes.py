@@ -88,16 +88,21 @@ class Harness:
         (plan_id,) = self.store.plans
         return plan_id
 
-    def interrupted(self, text: str) -> PlanChange:
+    def interrupted(self, text: str, read: str | None = None) -> PlanChange:
         """The state a sync killed right after renaming the file leaves: the file holds
-        ``text``, the store its intent, the database side is not applied."""
+        ``text``, the store its intent, the database side is not applied. ``read``: the file
+        the sync read, when it wrote ``text`` over it (else it read ``text``; ``""``: an
+        intent recorded without it)."""
         self.store.hold = True
         data = self.write(text)
         self.sync()
         self.store.hold = False
         change = self.store.changes[-1]
         assert change.plan_id == self.plan_id()
-        self.store.record_pending_write(change.plan_id, hashlib.sha256(data).hexdigest(), change)
+        content = data if read is None else read.encode() or None
+        self.store.record_pending_write(
+            change.plan_id, hashlib.sha256(data).hexdigest(), change, content
+        )
         return change
 
 
@@ -202,13 +207,46 @@ def test_an_intent_whose_file_was_not_renamed_is_dropped(harness: Harness) -> No
     assert "Annoncer" not in titles
 
 
-def test_an_intent_whose_file_changed_again_is_dropped_and_merged(harness: Harness) -> None:
-    harness.interrupted(EDITED)
-    harness.write(EDITED + "- [ ] **2.3** Fêter\n")
+# The engine wrote EDITED over PLAN (as a write-back of database edits would), then a person
+# edited the file: unticked what it ticked, added a task.
+EDITED_AGAIN = EDITED.replace("- [x] **2.1** Publier", "- [ ] **2.1** Publier") + "- [ ] Fêter\n"
+
+
+def test_an_intent_whose_file_was_edited_since_is_applied_then_merged(harness: Harness) -> None:
+    change = harness.interrupted(EDITED, read=PLAN)
+    harness.write(EDITED_AGAIN)
+
+    report = harness.sync()
+
+    assert any(
+        line.startswith("roll forward plan.md:") and line.endswith("since are merged")
+        for line in report.changes
+    ), report.changes
+    assert harness.store.pending == {}
+    tasks = harness.store.plans[harness.plan_id()].tasks
+    assert [task.title for task in tasks][-3:] == ["Publier", "Annoncer", "Fêter"]
+    assert tasks[-3].status == "todo"  # the person's untick, though it is the base's value
+    assert [task.id for task in tasks][:-1] == [task.id for task in change.tasks]
+    assert harness.sync().counts.tasks_updated == 0
+
+
+@pytest.mark.parametrize(
+    ("read", "now"),
+    [
+        pytest.param(PLAN, PLAN + "- [ ] Fêter\n", id="the rename never happened"),
+        pytest.param(EDITED, EDITED_AGAIN, id="the sync wrote nothing of its own"),
+        pytest.param("", EDITED_AGAIN, id="an intent recorded without the file read"),
+    ],
+)
+def test_an_intent_whose_file_holds_no_line_of_its_write_is_dropped(
+    harness: Harness, read: str, now: str
+) -> None:
+    harness.interrupted(EDITED, read=read)
+    harness.write(now)
 
     report = harness.sync()
 
     assert any(line.startswith("merge plan.md anew:") for line in report.changes)
     assert harness.store.pending == {}
     titles = [task.title for task in harness.store.plans[harness.plan_id()].tasks]
-    assert titles[-2:] == ["Annoncer", "Fêter"]
+    assert titles[-1] == "Fêter"
