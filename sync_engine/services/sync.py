@@ -223,22 +223,45 @@ class FilesToDatabaseSync:
                     self._report_progress(position, listed)
                     continue
                 changed.append((position, data, stat, stored))
-            analyses = self._analyser.analyse_many(
-                (stat.path, data) for _, data, stat, _ in changed
-            )
-            for (position, data, stat, stored), analysis in zip(changed, analyses, strict=True):
-                if stored is not None and stored.id in pending:
-                    intent = pending[stored.id]
-                    rolled = self._roll_forward(root, intent, data, stat, stored, options, report)
-                    if rolled is None:
-                        self._report_progress(position, listed)
-                        continue
-                    stored = rolled
-                if stored is not None and stored.id in merging:
-                    self._sync_three_way(root, data, stat, stored, analysis, options, report)
-                else:
-                    self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
-                self._report_progress(position, listed)
+            # The database side of the plans to merge is read while they are parsed (not
+            # that of a plan with an intent: finishing it changes its base).
+            to_merge = [
+                stored.id
+                for _, _, _, stored in changed
+                if stored is not None and stored.id in merging and stored.id not in pending
+            ]
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-states") as reader:
+                states = {
+                    plan_id: reader.submit(self._store.plan_sync_state, plan_id)
+                    for plan_id in to_merge
+                }
+                analyses = self._analyser.analyse_many(
+                    (stat.path, data) for _, data, stat, _ in changed
+                )
+                for (position, data, stat, stored), analysis in zip(changed, analyses, strict=True):
+                    if stored is not None and stored.id in pending:
+                        intent = pending[stored.id]
+                        rolled = self._roll_forward(
+                            root, intent, data, stat, stored, options, report
+                        )
+                        if rolled is None:
+                            self._report_progress(position, listed)
+                            continue
+                        stored = rolled
+                    if stored is not None and stored.id in merging:
+                        self._sync_three_way(
+                            root,
+                            data,
+                            stat,
+                            stored,
+                            analysis,
+                            options,
+                            report,
+                            states.get(stored.id),
+                        )
+                    else:
+                        self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
+                    self._report_progress(position, listed)
         return unchanged_stats
 
     def _commit_written(
@@ -325,17 +348,22 @@ class FilesToDatabaseSync:
         analysis: Analysis,
         options: SyncOptions,
         report: SyncReport,
+        read_state: Future[PlanSyncState] | None = None,
     ) -> None:
         """Both directions for one plan: merge base / file / database, record the intent
         (the database side, made before the file is written), write the file, then the
-        database (see ``two_way``). Retried when the file changes under the sync."""
+        database (see ``two_way``). Retried when the file changes under the sync.
+        ``read_state``: the plan's database side being read already (used first)."""
         path = stat.path
         merge = TwoWayPlanMerge(self._table, self._policy, options.similarity_threshold)
         for _ in range(_WRITE_ATTEMPTS):
             if analysis.parsed.plan.flags.skip_sync:
                 self._sync_plan(root, data, stat, stored, analysis, options, report, None)
                 return
-            state = self._store.plan_sync_state(stored.id)
+            if read_state is not None:
+                state, read_state = read_state.result(), None
+            else:
+                state = self._store.plan_sync_state(stored.id)
             read_hash = hashlib.sha256(data).hexdigest()
             file_changed = read_hash != stored.content_hash
             database_changed = state.pending_up_to is not None or bool(state.conflicts)
