@@ -21,7 +21,8 @@ Existence:
   it); its other fields merge with no base, so different statuses are a status conflict;
 * deleted on one side, untouched on the other (status, text and place as in the base) →
   deleted on both targets; deleted on both → gone;
-* deleted on one side, edited on the other → a structure conflict on ``exists``: a settling
+* deleted on one side, edited on the other (or holding a value of an open conflict of the
+  task: an edit no one has settled) → a structure conflict on ``exists``: a settling
   strategy decides whether the task lives (if it does, both targets get the surviving side's
   task); left for a person, each target keeps its own side — a deletion never silently
   beats an edit.
@@ -223,7 +224,7 @@ class _Merger:
             if EXISTS in held:
                 outcome[task_id] = (ours, theirs)
             elif ours is None or theirs is None:
-                outcome[task_id] = self.existence(task_id, past, ours, theirs)
+                outcome[task_id] = self.existence(task_id, past, ours, theirs, bool(held))
             else:
                 pending.append((task_id, (past, ours, theirs), held))
         on_both = {key for key, (ours, theirs) in outcome.items() if None not in (ours, theirs)}
@@ -239,14 +240,21 @@ class _Merger:
         return outcome
 
     def existence(
-        self, task_id: str, base: TaskState | None, ours: TaskState | None, theirs: TaskState | None
+        self,
+        task_id: str,
+        base: TaskState | None,
+        ours: TaskState | None,
+        theirs: TaskState | None,
+        held: bool = False,
     ) -> tuple[TaskState | None, TaskState | None]:
+        """Where a task one side lacks lives. ``held``: a field of it has an open conflict
+        (the side that still has it holds an edit no one has settled: it counts as edited)."""
         present = ours if ours is not None else theirs
         if present is None:
             return None, None
         if base is None:
             return present, present
-        if not _edited(base, present):
+        if not held and not _edited(base, present):
             return None, None
         conflict = self.conflict(task_id, EXISTS, (base, ours, theirs))
         resolution = self.settle(conflict)

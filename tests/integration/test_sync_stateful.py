@@ -766,15 +766,21 @@ def quick_settling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sync_module, "_SETTLE_PAUSE_S", 0.0)
 
 
-@pytest.mark.slow
-@pytest.mark.usefixtures("quick_settling")
-def test_sync_state_machine(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    chosen = stateful_settings(os.environ.get(PROFILE_VARIABLE), os.environ.get(EXAMPLES_VARIABLE))
-    # The engine refuses SYNC_ENGINE_* settings it does not know, and runs in this process.
+# Read once: the engine refuses SYNC_ENGINE_* settings it does not know, and runs in this
+# process, so every test here runs without them.
+CHOSEN = (os.environ.get(PROFILE_VARIABLE), os.environ.get(EXAMPLES_VARIABLE))
+
+
+@pytest.fixture(autouse=True)
+def _without_the_state_machine_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in (PROFILE_VARIABLE, EXAMPLES_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("quick_settling")
+def test_sync_state_machine(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    chosen = stateful_settings(*CHOSEN)
     SyncMachine.database_url = database_url
     SyncMachine.started = 0
     try:
@@ -802,5 +808,31 @@ def test_a_crash_after_a_merge_that_brought_back_a_task_deleted_in_the_database(
         machine.files_are_whole_and_nothing_else_is_touched()
         machine.no_edit_is_lost()
         assert [conflict["field"] for conflict in machine.conflicts()] == ["exists"]
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.usefixtures("quick_settling")
+def test_a_task_with_an_open_conflict_deleted_in_the_database(database_url: str) -> None:
+    """Found by the state machine: a task whose status waits in a conflict (the file's
+    ``done`` against the database's) deleted by plain SQL was taken out of the file, and the
+    person's ``done`` with it: a deletion never silently beats an edit no one settled."""
+    SyncMachine.database_url = database_url
+    machine = SyncMachine()
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("cli_update", {"how": "", "name": "alpha.md", "pick": 223, "status": "cancelled"}),
+        ("crash_and_restart", {"plan": 0, "edit": None}),
+        ("sync", {}),
+        ("file_set_status", {"in_place": True, "name": "alpha.md", "pick": 333, "status": "done"}),
+        ("sql_set_status", {"name": "alpha.md", "pick": 0, "status": "cancelled"}),
+        ("sync", {}),
+        ("sql_delete_task", {"name": "alpha.md", "pick": 0, "tombstone": False}),
+        ("sync", {}),
+    ]
+    try:
+        for name, arguments in steps:
+            getattr(machine, name)(**arguments)
+            machine.files_are_whole_and_nothing_else_is_touched()
+            machine.no_edit_is_lost()
     finally:
         machine.teardown()

@@ -93,6 +93,21 @@ def test_a_held_field_of_a_task_deleted_on_one_side() -> None:
     assert [(c.type, c.field) for c in result.opened] == [(ConflictType.STRUCTURE, "exists")]
 
 
+def test_a_task_holding_an_unsettled_value_deleted_on_the_other_side() -> None:
+    # The file's status waits in a conflict; the side that settled nothing equals the base
+    # (the base took the file's value): the deletion still meets that value, not a silent
+    # delete of the person's edit.
+    base = plan(task("a", status="done"))
+    file = plan(task("a", status="done"))
+    result = merge_plan(base, file, plan(), DEFAULT, held=[HeldField("a", "status")])
+    assert [(c.type, c.field) for c in result.opened] == [(ConflictType.STRUCTURE, "exists")]
+    assert result.file_target.tasks["a"].status == "done"
+    assert "a" not in result.database_target.tasks
+    # With nothing held, the same deletion of an untouched task is no conflict.
+    plain = merge_plan(base, file, plan(), DEFAULT)
+    assert (plain.opened, plain.file_target.tasks) == ([], {})
+
+
 # --- document order ----------------------------------------------------------------------
 
 
