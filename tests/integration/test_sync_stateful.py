@@ -702,6 +702,7 @@ class SyncMachine(RuleBasedStateMachine):
                 if f"phases[{p.index}].title" not in titles_held
             ]
             self.phase_titles[name] = [(p.number, p.title) for p in plan.phases]
+            parents = {task["id"]: task["parent"] for task in in_db}
             by_line = {}
             for task in in_db:
                 if (task["id"], "exists") not in held:
@@ -727,7 +728,13 @@ class SyncMachine(RuleBasedStateMachine):
                         assert (row["number"], row["title"]) == task.phase, (name, task, row)
                     parent = mapped.get(task.parent) if task.parent is not None else None
                     if task.parent is None or parent is not None:
-                        assert row["parent"] == (parent["id"] if parent else None), (task, row)
+                        # A parent living in the database alone (its deletion in the file
+                        # waits in a conflict) stands in the file as its nearest ancestor
+                        # the file has.
+                        expected = row["parent"]
+                        while (expected, "exists") in held and expected in parents:
+                            expected = parents[expected]
+                        assert expected == (parent["id"] if parent else None), (task, row)
             assert not by_line, f"{name}: in the database only: {list(by_line.values())}"
             if not any(c["field"] in ("place", "exists") for c in opened if c["plan"] == name):
                 positions = [mapped[i]["position"] for i in sorted(mapped)]
@@ -834,5 +841,30 @@ def test_a_task_with_an_open_conflict_deleted_in_the_database(database_url: str)
             getattr(machine, name)(**arguments)
             machine.files_are_whole_and_nothing_else_is_touched()
             machine.no_edit_is_lost()
+    finally:
+        machine.teardown()
+
+
+@pytest.mark.usefixtures("quick_settling")
+def test_a_task_moved_under_a_task_whose_deletion_waits_in_a_conflict(database_url: str) -> None:
+    """Found by the state machine: the file deleted a task the database moved (a structure
+    conflict keeps it in the database alone), then the database put another task under it.
+    The file holds that task under the nearest ancestor it has; the agreement check allows
+    for that."""
+    SyncMachine.database_url = database_url
+    machine = SyncMachine()
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("file_delete_task", {"in_place": False, "name": "alpha.md", "pick": 353}),
+        ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 452, "place": 351}),
+        ("sync", {}),
+        ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 0, "place": 351}),
+        ("sync", {}),
+    ]
+    try:
+        for name, arguments in steps:
+            getattr(machine, name)(**arguments)
+            machine.files_are_whole_and_nothing_else_is_touched()
+            machine.no_edit_is_lost()
+        assert [conflict["field"] for conflict in machine.conflicts()] == ["exists"]
     finally:
         machine.teardown()
