@@ -20,10 +20,11 @@ to paste into a plain test), a ``@reproduce_failure`` blob, and, when it gives u
 the seed: rerun with ``pytest tests/integration/test_sync_stateful.py --hypothesis-seed=N``
 (failures are also replayed first from the ``.hypothesis`` folder on the next run).
 
-Settings: the profile ``stateful-ci`` (300 examples, about five minutes on two busy cores)
-or ``SYNC_ENGINE_STATEFUL_PROFILE=stateful-derandomized`` (the same examples at every run);
-``SYNC_ENGINE_STATEFUL_EXAMPLES=N`` sets the number of examples; ``make stateful`` runs
-10,000. A file that shrank a moment ago is read twice by the sync before it is believed;
+Settings: the profile ``stateful-ci`` runs the same 300 examples at every run (a seed
+derived from the test; about five minutes on two busy cores), so that a test run fails only
+for a change; ``SYNC_ENGINE_STATEFUL_EXAMPLES=N`` runs N random examples instead (the
+profile ``stateful-random``; ``make stateful`` runs 10,000) to look for new failures, and
+``SYNC_ENGINE_STATEFUL_PROFILE`` names another profile. A file that shrank a moment ago is read twice by the sync before it is believed;
 the pause between the reads is dropped here (every save of the test is complete).
 
 """
@@ -77,11 +78,9 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     print_blob=True,
+    derandomize=True,
 )
-# The same examples at every run (a fixed seed derived from the test): to bisect a change.
-settings.register_profile(
-    "stateful-derandomized", settings.get_profile("stateful-ci"), derandomize=True
-)
+settings.register_profile("stateful-random", settings.get_profile("stateful-ci"), derandomize=False)
 
 PROFILE_VARIABLE = "SYNC_ENGINE_STATEFUL_PROFILE"
 EXAMPLES_VARIABLE = "SYNC_ENGINE_STATEFUL_EXAMPLES"
@@ -758,12 +757,11 @@ class SyncMachine(RuleBasedStateMachine):
 
 
 def stateful_settings(name: str | None, examples: str | None) -> settings:
-    """The profile ``name`` (default: the CI profile), with ``examples`` examples when
-    given."""
-    profile = settings.get_profile(name or "stateful-ci")
+    """The profile ``name`` (default: the CI profile, or with ``examples`` given that many
+    random examples)."""
     if examples:
-        return settings(profile, max_examples=int(examples))
-    return profile
+        return settings(settings.get_profile(name or "stateful-random"), max_examples=int(examples))
+    return settings.get_profile(name or "stateful-ci")
 
 
 @pytest.fixture
