@@ -433,12 +433,7 @@ class FilesToDatabaseSync:
                 data, stat = self._files.read(path)
                 analysis = self._analyser.analyse(path, data)
                 continue
-            report.counts.tasks_created += len(change.created)
-            report.counts.tasks_updated += len(change.updated)
-            report.counts.tasks_deleted += len(change.deleted)
-            report.counts.conflicts_opened += sum(
-                1 for conflict in change.conflicts if conflict.status == "open"
-            )
+            _count(report, change)
             report.changes.append(
                 f"merge {path}: +{len(change.created)} ~{len(change.updated)} "
                 f"-{len(change.deleted)} tasks, {len(change.conflicts)} conflicts"
@@ -498,12 +493,7 @@ class FilesToDatabaseSync:
             or (file_hash != stored.content_hash and self._edits_what_was_written(intent, data))
         ):
             change = _with_stat(intent.change, stat)
-            report.counts.tasks_created += len(change.created)
-            report.counts.tasks_updated += len(change.updated)
-            report.counts.tasks_deleted += len(change.deleted)
-            report.counts.conflicts_opened += sum(
-                1 for conflict in change.conflicts if conflict.status == "open"
-            )
+            _count(report, change)
             report.changes.append(
                 f"roll forward {path}: its last sync stopped after writing the file; "
                 f"+{len(change.created)} ~{len(change.updated)} -{len(change.deleted)} tasks, "
@@ -700,6 +690,16 @@ def _with_stat(change: PlanChange, stat: FileStat) -> PlanChange:
         change.plan, size=stat.size, mtime_ns=stat.mtime_ns, inode=stat.inode
     )
     return dataclasses.replace(change, plan=plan)
+
+
+def _count(report: SyncReport, change: PlanChange) -> None:
+    """Add a plan change's database writes to the report's counts."""
+    report.counts.tasks_created += len(change.created)
+    report.counts.tasks_updated += len(change.updated)
+    report.counts.tasks_deleted += len(change.deleted)
+    report.counts.conflicts_opened += sum(
+        1 for conflict in change.conflicts if conflict.status == "open"
+    )
 
 
 def _maybe_mid_save(stat: FileStat, stored: StoredPlanInfo | None) -> bool:

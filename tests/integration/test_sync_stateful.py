@@ -795,6 +795,25 @@ def test_sync_state_machine(database_url: str, capsys: pytest.CaptureFixture[str
             print(f"\nstate machine: {SyncMachine.started} examples run")
 
 
+Steps = list[tuple[str, dict[str, Any]]]
+
+
+def replay(database_url: str, steps: Steps) -> list[dict[str, Any]]:
+    """A failure the state machine found, as a plain test: a fresh machine through ``steps``
+    (rule name, arguments), the invariants checked after each. Returns the open conflicts
+    at the end."""
+    SyncMachine.database_url = database_url
+    machine = SyncMachine()
+    try:
+        for name, arguments in steps:
+            getattr(machine, name)(**arguments)
+            machine.files_are_whole_and_nothing_else_is_touched()
+            machine.no_edit_is_lost()
+        return machine.conflicts()
+    finally:
+        machine.teardown()
+
+
 @pytest.mark.usefixtures("quick_settling")
 def test_a_crash_after_a_merge_that_brought_back_a_task_deleted_in_the_database(
     database_url: str,
@@ -802,19 +821,14 @@ def test_a_crash_after_a_merge_that_brought_back_a_task_deleted_in_the_database(
     """Found by the state machine: a task deleted in the database and edited in the file
     comes back as a tombstone that a conflict names; the intent recorded before the file's
     rename lacked the tombstone, so rolling it forward broke the conflict's foreign key."""
-    SyncMachine.database_url = database_url
-    machine = SyncMachine()
-    try:
-        machine.sql_delete_task(name="alpha.md", pick=0, tombstone=False)
-        machine.sql_delete_task(name="alpha.md", pick=738, tombstone=False)
-        machine.file_edit_text(how="append", in_place=False, name="alpha.md", pick=687)
-        machine.no_edit_is_lost()
-        machine.crash_and_restart(plan=0, edit=None)
-        machine.files_are_whole_and_nothing_else_is_touched()
-        machine.no_edit_is_lost()
-        assert [conflict["field"] for conflict in machine.conflicts()] == ["exists"]
-    finally:
-        machine.teardown()
+    steps: Steps = [
+        ("sql_delete_task", {"name": "alpha.md", "pick": 0, "tombstone": False}),
+        ("sql_delete_task", {"name": "alpha.md", "pick": 738, "tombstone": False}),
+        ("file_edit_text", {"how": "append", "in_place": False, "name": "alpha.md", "pick": 687}),
+        ("crash_and_restart", {"plan": 0, "edit": None}),
+    ]
+    conflicts = replay(database_url, steps)
+    assert [conflict["field"] for conflict in conflicts] == ["exists"]
 
 
 @pytest.mark.usefixtures("quick_settling")
@@ -822,9 +836,7 @@ def test_a_task_with_an_open_conflict_deleted_in_the_database(database_url: str)
     """Found by the state machine: a task whose status waits in a conflict (the file's
     ``done`` against the database's) deleted by plain SQL was taken out of the file, and the
     person's ``done`` with it: a deletion never silently beats an edit no one settled."""
-    SyncMachine.database_url = database_url
-    machine = SyncMachine()
-    steps: list[tuple[str, dict[str, Any]]] = [
+    steps: Steps = [
         ("cli_update", {"how": "", "name": "alpha.md", "pick": 223, "status": "cancelled"}),
         ("crash_and_restart", {"plan": 0, "edit": None}),
         ("sync", {}),
@@ -834,13 +846,7 @@ def test_a_task_with_an_open_conflict_deleted_in_the_database(database_url: str)
         ("sql_delete_task", {"name": "alpha.md", "pick": 0, "tombstone": False}),
         ("sync", {}),
     ]
-    try:
-        for name, arguments in steps:
-            getattr(machine, name)(**arguments)
-            machine.files_are_whole_and_nothing_else_is_touched()
-            machine.no_edit_is_lost()
-    finally:
-        machine.teardown()
+    replay(database_url, steps)
 
 
 @pytest.mark.usefixtures("quick_settling")
@@ -849,23 +855,15 @@ def test_a_task_moved_under_a_task_whose_deletion_waits_in_a_conflict(database_u
     conflict keeps it in the database alone), then the database put another task under it.
     The file holds that task under the nearest ancestor it has; the agreement check allows
     for that."""
-    SyncMachine.database_url = database_url
-    machine = SyncMachine()
-    steps: list[tuple[str, dict[str, Any]]] = [
+    steps: Steps = [
         ("file_delete_task", {"in_place": False, "name": "alpha.md", "pick": 353}),
         ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 452, "place": 351}),
         ("sync", {}),
         ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 0, "place": 351}),
         ("sync", {}),
     ]
-    try:
-        for name, arguments in steps:
-            getattr(machine, name)(**arguments)
-            machine.files_are_whole_and_nothing_else_is_touched()
-            machine.no_edit_is_lost()
-        assert [conflict["field"] for conflict in machine.conflicts()] == ["exists"]
-    finally:
-        machine.teardown()
+    conflicts = replay(database_url, steps)
+    assert [conflict["field"] for conflict in conflicts] == ["exists"]
 
 
 @pytest.mark.xfail(
@@ -879,9 +877,7 @@ def test_moves_in_the_file_and_the_database_around_a_deleted_task_converge(
     moved by the command line after a task then deleted by SQL, a task added, the same task
     moved again: the sync's file does not read back as it wrote it, so the next sync writes
     the file once more instead of changing nothing."""
-    SyncMachine.database_url = database_url
-    machine = SyncMachine()
-    steps: list[tuple[str, dict[str, Any]]] = [
+    steps: Steps = [
         ("file_move_task", {"in_place": False, "name": "alpha.md", "pick": 333, "place": 70}),
         ("cli_move", {"how": "--after", "name": "alpha.md", "pick": 617, "place": 219}),
         ("sql_delete_task", {"name": "alpha.md", "pick": 0, "tombstone": False}),
@@ -889,10 +885,4 @@ def test_moves_in_the_file_and_the_database_around_a_deleted_task_converge(
         ("cli_move", {"how": "--after", "name": "alpha.md", "pick": 617, "place": 0}),
         ("sync", {}),
     ]
-    try:
-        for name, arguments in steps:
-            getattr(machine, name)(**arguments)
-            machine.files_are_whole_and_nothing_else_is_touched()
-            machine.no_edit_is_lost()
-    finally:
-        machine.teardown()
+    replay(database_url, steps)
