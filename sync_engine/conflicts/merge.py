@@ -275,6 +275,8 @@ def merge_plan(
     database: PlanState,
     policy: ConflictPolicy,
     held: Collection[HeldField] = (),
+    database_base_order: Sequence[str] | None = None,
+    database_spots: Collection[str] = (),
 ) -> MergeResult:
     """Merge one plan three ways (see the module docstring for the rules).
 
@@ -284,6 +286,10 @@ def merge_plan(
         database: the plan in the database now.
         policy: the strategy and severity of each conflict type.
         held: the fields that have an open conflict in the store.
+        database_base_order: the order of the tasks as the last sync left the database,
+            when it differs from the base's (a task whose place an open conflict held).
+        database_spots: tasks that go where the database has them in its order (a place
+            conflict settled for the database's value).
 
     Returns:
         Both targets, the conflicts opened, settled and held, and the create-vs-create ids
@@ -293,7 +299,16 @@ def merge_plan(
     merger = _Merger(policy, frozenset((h.task_id, h.field) for h in held))
     file_meta, database_meta = merger.meta(base.meta, file.meta, database.meta)
     order = merged_order(
-        document_order(base.tasks), document_order(file.tasks), document_order(database.tasks)
+        document_order(base.tasks),
+        document_order(file.tasks),
+        document_order(database.tasks),
+        pinned={
+            task_id
+            for task_id, name in merger.held_fields
+            if name == "place" and task_id is not None
+        },
+        database_base_order=database_base_order,
+        from_database=frozenset(database_spots),
     )
     outcome = merger.tasks(order, (base, file, database))
     file_tasks: dict[str, TaskState] = {}

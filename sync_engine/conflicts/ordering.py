@@ -14,6 +14,11 @@ order is merged by neighbours instead:
    tasks after that anchor that the database puts first; past a task the database lacks
    when the file puts that task first, or when neither side can tell (so when both sides
    insert at one spot, the file's tasks come first).
+4. A task whose place waits in an open conflict (``pinned``) keeps the file's spot in this
+   order: each side keeps its own place, so neither side's order of it moves the other,
+   and it counts neither as moved nor as an anchor. A task whose place conflict was just
+   settled for the database's value (``from_database``) goes to the database's spot, as a
+   task the database moved does.
 
 One order is computed for every id; each target keeps the ids it has, in that order, and its
 ``position`` values are renumbered 0, 1, 2, … (see :mod:`sync_engine.conflicts.merge`).
@@ -46,19 +51,34 @@ def moved(base_order: Sequence[str], side_order: Sequence[str], among: Set[str])
 
 
 def merged_order(
-    base_order: Sequence[str], file_order: Sequence[str], database_order: Sequence[str]
+    base_order: Sequence[str],
+    file_order: Sequence[str],
+    database_order: Sequence[str],
+    pinned: Set[str] = frozenset(),
+    database_base_order: Sequence[str] | None = None,
+    from_database: Set[str] = frozenset(),
 ) -> list[str]:
-    """Every id of the file's and the database's orders once, in the merged order."""
+    """Every id of the file's and the database's orders once, in the merged order;
+    ``pinned``: tasks whose place an open conflict holds (see the module docstring);
+    ``database_base_order``: the order the engine last gave the database, where it differs
+    from the base's (a pinned task kept in the database's spot), what its moves are seen
+    against; ``from_database``: tasks that go to the database's spot."""
     in_base = set(base_order)
     in_file = {key: index for index, key in enumerate(file_order)}
     in_database = {key: index for index, key in enumerate(database_order)}
-    common = in_base.intersection(in_file, in_database)
+    common = in_base.intersection(in_file, in_database) - pinned - from_database
     moved_in_file = moved(base_order, file_order, common)
-    moved_in_database = moved(base_order, database_order, common)
+    moved_in_database = moved(database_base_order or base_order, database_order, common)
     order = list(file_order)
     anchor: str | None = None
     for key in database_order:
-        if key not in in_file or (key in moved_in_database and key not in moved_in_file):
+        if key in pinned and key in in_file:
+            continue
+        if (
+            key not in in_file
+            or key in from_database
+            or (key in moved_in_database and key not in moved_in_file)
+        ):
             if key in in_file:
                 order.remove(key)
             at = 0 if anchor is None else order.index(anchor) + 1

@@ -53,19 +53,36 @@ def database_side(
 
 
 def database_order(
-    tasks: Sequence[StoredTask], base: PlanState
+    tasks: Sequence[StoredTask], base: PlanState, written: Mapping[str, int] | None = None
 ) -> tuple[list[StoredTask], set[str]]:
     """The tasks in document order, and those of the base another program gave a new
     position (a move). At one position a task placed there (a new task, or one given that
     position) goes before the task that was there (docs/database.md); the base's positions
-    are those the engine last wrote."""
+    are those the engine last wrote: its index in the base, or ``written`` where the engine
+    gave the database another one (a task whose place waits in a conflict keeps the
+    database's spot, at the position of the task that follows it there, and goes first)."""
+    written = written or {}
     unmoved = {
         task.id
         for task in tasks
-        if task.id in base.tasks and base.tasks[task.id].position == task.position
+        if task.id in base.tasks
+        and written.get(task.id, base.tasks[task.id].position) == task.position
     }
-    ordered = sorted(tasks, key=lambda task: (task.position, task.id in unmoved))
+    ordered = sorted(
+        tasks, key=lambda task: (task.position, task.id in unmoved, task.id not in written)
+    )
     return ordered, {task.id for task in tasks if task.id in base.tasks} - unmoved
+
+
+def written_order(base: PlanState, written: Mapping[str, int] | None) -> list[str] | None:
+    """The base's tasks in the order the engine last gave the database, when ``written``
+    (the positions it gave elsewhere than the base's) makes it differ; else ``None``."""
+    if not written:
+        return None
+    return sorted(
+        base.tasks,
+        key=lambda key: (written.get(key, base.tasks[key].position), key not in written),
+    )
 
 
 def _status_as_read(status: str, table: StatusTable) -> str:

@@ -43,7 +43,7 @@ from sync_engine.rendering.document import RenderError
 from sync_engine.rendering.edits import DeleteTask, Edit, InsertTask, SetStatus, SetText
 from sync_engine.rendering.renderer import apply_edits
 from sync_engine.services.analysis import Analysis
-from sync_engine.services.database_side import database_order, database_side
+from sync_engine.services.database_side import database_order, database_side, written_order
 from sync_engine.services.file_moves import move_edits
 from sync_engine.services.matching import match_tasks
 from sync_engine.services.plan_metadata import (
@@ -81,6 +81,8 @@ class MergePlan:
     phase_index: dict[str | None, int | None] = field(default_factory=dict)
     # The index in the file of each base phase it has, by base position.
     phase_at: dict[int, int] = field(default_factory=dict)
+    # The database side's task ids as read, in its order.
+    database_order: list[str] = field(default_factory=list)
 
     def diff(self, path: str, old: bytes) -> str:
         """A unified diff of the file change (empty when none)."""
@@ -220,7 +222,8 @@ class TwoWayPlanMerge:
                 for task in plan.tasks
             },
         )
-        in_order, repositioned = database_order(state.tasks, base)
+        written = model.get("database_positions")
+        in_order, repositioned = database_order(state.tasks, base, written)
         database = database_side(
             in_order,
             base,
@@ -239,7 +242,21 @@ class TwoWayPlanMerge:
         forced_base, forced_file, forced_database = settled_sides(
             base, file_state, database, forced
         )
-        result = merge_plan(forced_base, forced_file, forced_database, self._policy, held)
+        result = merge_plan(
+            forced_base,
+            forced_file,
+            forced_database,
+            self._policy,
+            held,
+            written_order(forced_base, written),
+            [
+                conflict.task_id
+                for conflict in forced
+                if conflict.field == "place"
+                and conflict.task_id is not None
+                and (conflict.resolution or {}).get("take") == "database"
+            ],
+        )
 
         phase_index: dict[str | None, int | None] = {None: None}
         phase_index.update(
@@ -262,6 +279,7 @@ class TwoWayPlanMerge:
             forced=[conflict.id for conflict in forced],
             phase_index=phase_index,
             phase_at=phase_at,
+            database_order=list(database.tasks),
         )
         target = result.file_target.tasks
         if new_content is not None and any(
@@ -471,7 +489,7 @@ class TwoWayPlanMerge:
             ):
                 updated.append(row.id)
         if held:
-            final = _held_positions(final, target, held)
+            final = _held_positions(final, merged.database_order, held)
         written = {row.id for row in final}
         created = [row.id for row in final if row.id not in now]
         deleted = [
@@ -481,23 +499,31 @@ class TwoWayPlanMerge:
         return final, created, updated, deleted, dropped
 
 
-def _held_positions(rows: list[TaskRow], target: PlanState, held: Collection[str]) -> list[TaskRow]:
+def _held_positions(
+    rows: list[TaskRow], database_order: Sequence[str], held: Collection[str]
+) -> list[TaskRow]:
     """``rows`` with each task of ``held`` at the position of the task that follows it in
-    ``target`` (the database puts a task given a taken position first; at the end: after
-    the last), so that its order is the database's too."""
+    the database's order (the database puts a task given a taken position first; at the
+    end: after the last), so that it keeps its spot there while the file keeps its own."""
     position = {row.id: row.position for row in rows}
-    order = list(target.tasks)
     following = {
-        task_id: next((later for later in order[index + 1 :] if later in position), None)
-        for index, task_id in enumerate(order)
+        task_id: next(
+            (
+                later
+                for later in database_order[index + 1 :]
+                if later in position and later not in held
+            ),
+            None,
+        )
+        for index, task_id in enumerate(database_order)
         if task_id in held
     }
     return [
         dataclasses.replace(
             row,
-            position=position[after] if (after := following[row.id]) is not None else len(rows),
+            position=position[after] if (after := following.get(row.id)) is not None else len(rows),
         )
-        if row.id in following
+        if row.id in held
         else row
         for row in rows
     ]
@@ -631,6 +657,12 @@ def three_way_change(
     )
     conflicts, refreshed = merge.conflicts(merged, state.conflicts)
     model = dict(base_change.base_model)
+    # Where the database keeps a task elsewhere than the file (its place held by a
+    # conflict): what the engine wrote is not the move of another program.
+    as_in_file = {row.id: row.position for row in base_change.tasks}
+    elsewhere = {row.id: row.position for row in rows if as_in_file.get(row.id) != row.position}
+    if elsewhere:
+        model["database_positions"] = elsewhere
     kept = _kept_base_tasks(state, merged, {row.id for row in rows})
     if kept:
         model["tasks"] = [*model["tasks"], *kept]

@@ -162,6 +162,48 @@ def test_an_insertion_at_the_top_moves_nothing() -> None:
     assert order(result.database_target) == ["x", "b", "a"]
 
 
+def test_a_task_whose_place_is_held_keeps_the_files_spot_in_the_order() -> None:
+    """The database keeps a held task elsewhere (its own place): that is no move."""
+    base = plan(task("a"), task("b"), task("c", phase="p2"), task("h", phase="p2"))
+    file = base
+    database = plan(task("a"), task("h"), task("b"), task("c", phase="p2"))
+    result = merge_plan(base, file, database, DEFAULT, held=[HeldField("h", "place")])
+    assert order(result.file_target) == ["a", "b", "c", "h"]
+    assert result.file_target.tasks["h"].phase == "p2"
+    assert result.database_target.tasks["h"].phase == "p1"
+
+
+def test_a_held_task_is_no_anchor_for_a_task_the_database_puts_after_it() -> None:
+    base = plan(task("a"), task("b"), task("h", phase="p2"))
+    database = plan(task("a"), task("h"), task("n", text="Neuve"), task("b"))
+    result = merge_plan(base, base, database, DEFAULT, held=[HeldField("h", "place")])
+    assert order(result.file_target) == ["a", "n", "b", "h"]
+
+
+def test_moves_in_the_database_are_seen_against_the_order_the_engine_gave_it() -> None:
+    """After a held task was written at the database's spot, the database's order differs
+    from the base's with no one having moved anything: once settled, nothing moves."""
+    base = plan(task("a"), task("b"), task("c"), task("h"))
+    database = plan(task("a"), task("h"), task("b"), task("c"))
+    as_written = ["a", "h", "b", "c"]
+    result = merge_plan(base, base, database, DEFAULT, database_base_order=as_written)
+    assert order(result.file_target) == ["a", "b", "c", "h"]
+    moved = merge_plan(base, base, database, DEFAULT)
+    assert order(moved.file_target) == ["a", "h", "b", "c"]
+
+
+def test_a_place_settled_for_the_database_takes_the_databases_spot() -> None:
+    base = plan(task("a"), task("b"), task("h"), task("c"))
+    database = plan(task("a"), task("b"), task("c"), task("h"))
+    as_written = ["a", "b", "c", "h"]
+    kept = merge_plan(base, base, database, DEFAULT, database_base_order=as_written)
+    assert order(kept.file_target) == ["a", "b", "h", "c"]
+    settled = merge_plan(
+        base, base, database, DEFAULT, database_base_order=as_written, database_spots=["h"]
+    )
+    assert order(settled.file_target) == ["a", "b", "c", "h"]
+
+
 # --- parents -----------------------------------------------------------------------------
 
 
