@@ -142,6 +142,9 @@ class Document:
     inserted_after: dict[int, list[str | NewTask | MovedBlock]] = field(default_factory=dict)
     moved: dict[int, MovedBlock] = field(default_factory=dict)  # by the task's first line
     _rendered: dict[int, str] = field(default_factory=dict)  # a task line's prefix as joined
+    # The last line joined ends a list item that was moved here: paragraph text joined next
+    # would read as part of that item (a lazy continuation line) without a blank line.
+    _item_ended: bool = False
 
     def current(self, number: int) -> str:
         return self.replaced.get(number, self.lines[number - 1])
@@ -216,6 +219,7 @@ class Document:
     def render(self) -> str:
         pieces: list[list[str]] = []  # [body, ending]
         self._rendered.clear()
+        self._item_ended = False
         self._flow(0, len(self.lines), 0, None, pieces)
         for piece in pieces[:-1]:
             if not piece[1]:
@@ -252,15 +256,17 @@ class Document:
                     match = TASK_LINE.match(body)
                     if match is not None:
                         self._rendered[number] = match["prefix"]
+                if self._item_ended and body.strip() and _BLOCK_START.match(body) is None:
+                    pieces.append(["", self.newline])  # else it would read as part of that item
+                self._item_ended = False
                 pieces.append([body, line_ending(line)])
-            list_last = False  # the last line added is a list item's
             for item in self.inserted_after.get(number, ()):
                 if isinstance(item, str):
                     pieces.append([shifted(item, shift), self.newline])
-                    list_last = False
+                    self._item_ended = False
                 elif isinstance(item, NewTask):
                     pieces.append([self._prefix(item.style, shift) + item.rest, self.newline])
-                    list_last = False
+                    self._item_ended = False
                 else:
                     assert item.style is not None
                     was = self._prefix_at(item.task.line)
@@ -268,18 +274,10 @@ class Document:
                     columns = len(prefix) - len(was)
                     task = item.task
                     self._flow(task.line, task.end_line, columns, (item, prefix), pieces)
-                    list_last = bool(_BULLET_END.search(prefix))
-            if list_last and self._lazy(number + 1):
-                pieces.append(["", self.newline])  # else it would read as part of that item
+                    # A list item ends here, or a list item placed at the block's end
+                    # (the block itself may be a paragraph's checkbox).
+                    self._item_ended = self._item_ended or bool(_BULLET_END.search(prefix))
             number += 1
-
-    def _lazy(self, number: int) -> bool:
-        """Whether line ``number`` is paragraph text that, right after a list item, would
-        read as part of that item (a lazy continuation line)."""
-        if not 1 <= number <= len(self.lines) or number in self.deleted or number in self.moved:
-            return False
-        body = line_body(self.current(number))
-        return bool(body.strip()) and _BLOCK_START.match(body) is None
 
     def _prefix_at(self, line: int) -> str:
         """The prefix of a task line where it stands, other edits made (a parent's deletion

@@ -213,3 +213,32 @@ def test_a_move_under_a_task_that_cannot_move_yet_waits() -> None:
     edits = move_edits(state_of(plan), target, {"x": 3, "t": 4, "y": 5}, phases_of(plan))
     assert edits == {}
     assert apply_edits(source, list(edits.values())) == source
+
+
+def test_a_paragraph_checkbox_after_a_moved_list_item_stays_out_of_it() -> None:
+    """Found by the property above: a list item placed right before a checkbox line of a
+    paragraph (through a moved paragraph checkbox it was put after) would take that line in
+    as its continuation; a blank line keeps them apart."""
+    source = b"## Phase 1: A\n\n- [ ] a\n- [ ] b\n\n[ ] c\n\n## Phase 2: B\n\n[ ] d\n"
+    parsed = parse_plan(source)
+    plan = parsed.plan
+    order = [("c", "p1", None), ("b", "p1", None), ("a", "p1", "b"), ("d", "p1", None)]
+    target = PlanState(
+        {},
+        {
+            key: TaskState(key, "todo", key, phase, parent, i)
+            for i, (key, phase, parent) in enumerate(order)
+        },
+    )
+    leaves = {task.text for task in plan.tasks if not task.bulleted}
+    edits = move_edits(
+        state_of(plan), target, {t.text: t.line for t in plan.tasks}, phases_of(plan), leaves
+    )
+    out = apply_edits(source, list(edits.values()), parsed=parsed)
+    assert structure(parse_plan(out).plan) == [
+        ("c", "p1", None),
+        ("b", "p1", None),
+        ("a", "p1", "b"),
+        ("d", "p1", None),
+    ]
+    assert out.endswith(b"- [ ] b\n  - [ ] a\n\n[ ] d\n")
