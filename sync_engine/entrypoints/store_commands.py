@@ -72,6 +72,7 @@ def command_sync(args: argparse.Namespace) -> int:
             )
         finally:
             stop()
+            sync.close()
     counts = report.counts
     data: dict[str, Any] = {
         "files_scanned": counts.files_scanned,

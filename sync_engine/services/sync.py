@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 
 from sync_engine.conflicts.policy import ConflictPolicy
@@ -135,6 +136,27 @@ class FilesToDatabaseSync:
         self._root_path = root_path
         self._git = git
         self._progress = progress
+        # Helper threads, made at first use and kept for the next runs (one each, so that
+        # they hold at most one pooled connection each): the folder's listing, and the
+        # reads of the database side of plans while they are parsed.
+        self._lister: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+
+    def _helper(self, name: str) -> ThreadPoolExecutor:
+        attribute = f"_{name}"
+        executor: ThreadPoolExecutor | None = getattr(self, attribute)
+        if executor is None:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{name}")
+            setattr(self, attribute, executor)
+        return executor
+
+    def close(self) -> None:
+        """Stop the helper threads (a later run makes them again)."""
+        for name in ("_lister", "_reader"):
+            executor = getattr(self, name)
+            if executor is not None:
+                executor.shutdown(wait=True)
+                setattr(self, name, None)
 
     def run(self, options: SyncOptions) -> SyncReport:
         started = time.perf_counter()
@@ -152,14 +174,15 @@ class FilesToDatabaseSync:
 
     def _run_locked(self, root: RootState, options: SyncOptions, report: SyncReport) -> None:
         # The folder is listed while the store is read (both mostly wait on the system).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="list-plans") as lister:
-            listing = lister.submit(self._files.list_plans)
+        listing = self._helper("lister").submit(self._files.list_plans)
+        try:
             index = self._store.plan_index(root.id)
             # Plans with database-side edits or conflicts to settle are merged three ways,
             # and so are plans whose last sync was interrupted after recording its intent
             # (whatever their file's stat says: the file may hold the new content already).
             pending = self._store.pending_writes(root.id)
             merging = self._store.plans_needing_merge(root.id) | pending.keys()
+        finally:
             listed = listing.result()
         report.counts.files_scanned = len(listed)
         head = self._git.head() if self._git is not None else None
@@ -230,11 +253,11 @@ class FilesToDatabaseSync:
                 for _, _, _, stored in changed
                 if stored is not None and stored.id in merging and stored.id not in pending
             ]
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-states") as reader:
-                states = {
-                    plan_id: reader.submit(self._store.plan_sync_state, plan_id)
-                    for plan_id in to_merge
-                }
+            reader = self._helper("reader")
+            states = {
+                plan_id: reader.submit(self._store.plan_sync_state, plan_id) for plan_id in to_merge
+            }
+            try:
                 analyses = self._analyser.analyse_many(
                     (stat.path, data) for _, data, stat, _ in changed
                 )
@@ -262,6 +285,11 @@ class FilesToDatabaseSync:
                     else:
                         self._sync_plan(root, data, stat, stored, analysis, options, report, batch)
                     self._report_progress(position, listed)
+            finally:
+                # Reads not used (a plan left for the next sync) are not left running.
+                for future in states.values():
+                    future.cancel()
+                wait_for(states.values())
         return unchanged_stats
 
     def _commit_written(

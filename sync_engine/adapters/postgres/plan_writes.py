@@ -262,13 +262,18 @@ def _apply(
             # The intent recorded before the file was written is fulfilled with this commit.
             connection.execute(sql["drop_pending_write"], {"plan_id": plan_id})
         _write_conflicts(connection, plan_id, change)
-    if change.plan_id is not None:
-        _refuse_newer_changes(connection, plan_id, change)
+        newer = None
+        if change.plan_id is not None:
+            params = {"plan_id": plan_id, "up_to": change.consumed_up_to or 0}
+            newer = connection.execute(sql["newer_changes"], params)
+    if newer is not None:
+        _refuse_newer_changes(newer.fetchone(), change)
     return plan_id
 
 
-def _refuse_newer_changes(connection: Connection, plan_id: str, change: PlanChange) -> None:
-    """Refuse a plan's sync when the database was edited while it was being synced.
+def _refuse_newer_changes(row: tuple[object, ...] | None, change: PlanChange) -> None:
+    """Refuse a plan's sync when the database was edited while it was being synced
+    (``row``: the answer of ``newer_changes``).
 
     Checked last, once this transaction holds its row locks: an edit committed before them
     is in the change log now (and this transaction may have overwritten its row), one
@@ -278,8 +283,6 @@ def _refuse_newer_changes(connection: Connection, plan_id: str, change: PlanChan
     Raises:
         PlanChangedDuringSyncError: such an edit is there.
     """
-    params = {"plan_id": plan_id, "up_to": change.consumed_up_to or 0}
-    row = connection.execute(queries()["newer_changes"], params).fetchone()
     if row is not None and row[0]:
         raise PlanChangedDuringSyncError(
             f"{change.plan.path}: edited in the database while it was being synced"
