@@ -17,6 +17,7 @@ from sync_engine.ports.pending import (
     intent_to_json,
     plan_change_from_json,
     read_content_from_json,
+    read_stat_from_json,
 )
 from sync_engine.ports.records import (
     PlanChange,
@@ -147,8 +148,10 @@ class InMemoryPlanStore:
         content_hash: str,
         change: PlanChange,
         read_content: bytes | None = None,
+        read_stat: tuple[int, int, int] | None = None,
     ) -> None:
-        self.pending[plan_id] = (content_hash, json.dumps(intent_to_json(change, read_content)))
+        document = intent_to_json(change, read_content, read_stat)
+        self.pending[plan_id] = (content_hash, json.dumps(document))
 
     def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
         found = {}
@@ -161,6 +164,7 @@ class InMemoryPlanStore:
                 content_hash,
                 plan_change_from_json(document),
                 read_content=read_content_from_json(document),
+                read_stat=read_stat_from_json(document),
             )
         return found
 

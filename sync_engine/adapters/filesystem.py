@@ -226,6 +226,11 @@ class LocalPlanFiles:
         info = target.stat()
         return LocalFileStat(path, info.st_size, info.st_mtime_ns, info.st_ino)
 
+    def unfinished_write(self, path: str) -> bool:
+        """Whether a write of the plan was cut short before its rename: a temp file of
+        a process that is gone is still beside it."""
+        return bool(_stale_temp_files(self.resolve(path)))
+
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:
     """A folder, or a symlink to one (as ``os.walk`` sorts them)."""
@@ -242,20 +247,28 @@ def _temp_name(name: str, pid: int) -> str:
     return f".{name}.{pid}{_TEMP_SUFFIX}"
 
 
-def _remove_stale_temp_files(target: Path) -> None:
-    """Remove the temp files of ``target`` whose writing process is gone (killed between
-    writing the temp file and renaming it); a live process's temp file is left alone."""
+def _stale_temp_files(target: Path) -> list[Path]:
+    """The temp files of ``target`` whose writing process is gone (killed between writing
+    the temp file and renaming it); a live process's temp file is not one."""
     prefix = f".{target.name}."
     try:
         names = os.listdir(target.parent)
     except OSError:
-        return
+        return []
+    stale = []
     for name in names:
         if not (name.startswith(prefix) and name.endswith(_TEMP_SUFFIX)):
             continue
         pid = name[len(prefix) : -len(_TEMP_SUFFIX)]
         if pid.isdigit() and not _process_alive(int(pid)):
-            (target.parent / name).unlink(missing_ok=True)
+            stale.append(target.parent / name)
+    return stale
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    """Remove the temp files of ``target`` left by a process that is gone."""
+    for path in _stale_temp_files(target):
+        path.unlink(missing_ok=True)
 
 
 def _process_alive(pid: int) -> bool:

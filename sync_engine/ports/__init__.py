@@ -103,10 +103,12 @@ class PlanStore(Protocol):
         content_hash: str,
         change: PlanChange,
         read_content: bytes | None = None,
+        read_stat: tuple[int, int, int] | None = None,
     ) -> None:
         """Record, and commit durably, the intent of a plan's sync before its file is
         renamed into place: the file is to hold the bytes hashing to ``content_hash``, the
-        database ``change``; ``read_content`` is the file as the sync read it.
+        database ``change``; ``read_content`` and ``read_stat`` (size, mtime in ns,
+        inode) are the file as the sync read it.
         ``apply_plan_change`` of the plan deletes it. Replaces an older intent of the plan."""
         ...
 
@@ -171,6 +173,11 @@ class PlanFiles(Protocol):
         Raises:
             PlanChangedDuringSyncError: the file changed since it was read (nothing written).
         """
+        ...
+
+    def unfinished_write(self, path: str) -> bool:
+        """Whether a write of the file was cut short before its rename: the temp file of a
+        process that is gone is still beside it."""
         ...
 
 

@@ -35,14 +35,16 @@ class PendingWrite:
     """The intent of a plan's interrupted sync: the file was to hold the bytes hashing to
     ``content_hash`` and the database ``change``. ``edited_since``: the change log holds
     database-side edits of the plan after those ``change`` consumes (made after the sync
-    read the database: rolling the change forward could overwrite them). ``read_content``:
-    the file's bytes as that sync read them (``None`` in an intent recorded without)."""
+    read the database: rolling the change forward could overwrite them). ``read_content``
+    and ``read_stat`` (size, mtime in ns, inode): the file's bytes and stat as that sync
+    read them (``None`` in an intent recorded without)."""
 
     plan_id: str
     content_hash: str
     change: PlanChange
     edited_since: bool = False
     read_content: bytes | None = None
+    read_stat: tuple[int, int, int] | None = None
 
 
 def plan_change_to_json(change: PlanChange) -> dict[str, Any]:
@@ -68,12 +70,27 @@ def plan_change_to_json(change: PlanChange) -> dict[str, Any]:
     }
 
 
-def intent_to_json(change: PlanChange, read_content: bytes | None) -> dict[str, Any]:
-    """An intent's JSON document: the change, and the file's bytes as the sync read them."""
+def intent_to_json(
+    change: PlanChange,
+    read_content: bytes | None,
+    read_stat: tuple[int, int, int] | None = None,
+) -> dict[str, Any]:
+    """An intent's JSON document: the change, and the file's bytes and stat as the sync
+    read them."""
     document = plan_change_to_json(change)
     if read_content is not None:
         document["read_content"] = base64.b64encode(read_content).decode("ascii")
+    if read_stat is not None:
+        document["read_stat"] = list(read_stat)
     return document
+
+
+def read_stat_from_json(data: Mapping[str, Any]) -> tuple[int, int, int] | None:
+    """The file's (size, mtime in ns, inode) an intent's sync read (``None``: not recorded)."""
+    found = data.get("read_stat")
+    if isinstance(found, list) and len(found) == 3 and all(isinstance(v, int) for v in found):
+        return (found[0], found[1], found[2])
+    return None
 
 
 def read_content_from_json(data: Mapping[str, Any]) -> bytes | None:

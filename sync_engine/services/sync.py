@@ -441,7 +441,8 @@ class FilesToDatabaseSync:
             )
             if merged.new_content is not None:
                 new_hash = hashlib.sha256(new_data).hexdigest()
-                self._store.record_pending_write(stored.id, new_hash, change, data)
+                read_stat = (stat.size, stat.mtime_ns, stat.inode)
+                self._store.record_pending_write(stored.id, new_hash, change, data, read_stat)
                 try:
                     new_stat = self._files.write(path, new_data, read_hash)
                 except PlanChangedDuringSyncError:
@@ -510,15 +511,18 @@ class FilesToDatabaseSync:
         The database was not edited since, and the file holds the intended content: the
         recorded change is applied as the interrupted sync would have (its stat taken from
         the file now), which converges exactly. The file holds that content edited again
-        (see ``_edits_what_was_written``): the change is applied, then the file is merged
-        with it as its base, so that every edit made since wins, even one taking a written
-        value back. Otherwise the intent is dropped and the file merged against the base."""
+        (see ``_edits_what_was_written``), or was replaced since it was read while no write
+        was cut short before its rename (see ``_replaced_since_read``): the change is
+        applied, then the file is merged with it as its base, so that every edit made since
+        wins, even one taking a written value back. Otherwise the intent is dropped and the
+        file merged against the base."""
         path = stat.path
         file_hash = hashlib.sha256(data).hexdigest()
         written = file_hash == intent.content_hash
         if not intent.edited_since and (
             written
             or (file_hash != stored.content_hash and self._edits_what_was_written(intent, data))
+            or self._replaced_since_read(intent, stat)
         ):
             change = _with_stat(intent.change, stat)
             _count(report, change)
@@ -546,6 +550,19 @@ class FilesToDatabaseSync:
         if not options.dry_run:
             self._store.drop_pending_write(stored.id)
         return stored
+
+    def _replaced_since_read(self, intent: PendingWrite, stat: FileStat) -> bool:
+        """Whether the file was written since the interrupted sync read it (its size,
+        modification time or inode differ) while no temp file of a write cut short before
+        its rename is left: the rename happened, and what the file holds now was written
+        over it — by a person who took back lines the sync wrote (all of them, or it only
+        moved lines). The one case told wrong: the sync killed after recording its intent
+        and before making its temp file (a directory listing apart), then the file edited;
+        the file's old values then count as a person's."""
+        if intent.read_stat is None:
+            return False
+        now = (stat.size, stat.mtime_ns, stat.inode)
+        return now != intent.read_stat and not self._files.unfinished_write(stat.path)
 
     @staticmethod
     def _edits_what_was_written(intent: PendingWrite, data: bytes) -> bool:

@@ -339,6 +339,52 @@ def test_a_file_edited_after_a_killed_write_back_keeps_every_edit(
     assert_converged(ws)
 
 
+def test_a_file_edited_after_a_sync_killed_before_its_rename_keeps_the_database_edits(
+    ws: Workspace, driver: Path
+) -> None:
+    """Killed with its temp file written, before the rename; then a person edits another
+    line of the file. The file they edited is the one the sync read (the temp file left
+    beside it says the rename never happened): the database's edits still reach it."""
+    ticked, other = (task_on_line(ws, label) for label in ("2.1.4", "4.2.1"))
+    ws.sql("UPDATE tasks SET status = 'done' WHERE id = %s", ticked["id"])
+    killed_sync(ws, driver, "before-rename")
+    assert b"- [ ] **2.1.4**" in ws.plan.read_bytes()  # the old content
+    assert len(list(ws.root.glob(f".{PLAN}.*.sync-engine.tmp"))) == 1
+
+    edit_plan_line(ws, "4.2.1", "produit", "produit (relu)")
+    ws.ok("sync")
+
+    by_id = {task["id"]: task for task in ws.tasks()}
+    assert by_id[ticked["id"]]["status"] == "done"
+    assert b"- [x] **2.1.4**" in ws.plan.read_bytes()
+    assert by_id[other["id"]]["text"] == other["text"].replace("produit", "produit (relu)")
+    assert list(ws.root.glob(f".{PLAN}.*.sync-engine.tmp")) == []
+    assert_converged(ws)
+
+
+def test_every_written_line_taken_back_after_a_killed_write_back_is_kept(
+    ws: Workspace, driver: Path
+) -> None:
+    """Killed after renaming the file it wrote back; the person sets the one written value
+    back, so that the file holds what the sync read. The file was replaced since that read
+    and no temp file is left: the rename happened, the person's value wins."""
+    ticked = task_on_line(ws, "2.1.4")
+    read = ws.plan.read_bytes()
+    ws.sql("UPDATE tasks SET status = 'done' WHERE id = %s", ticked["id"])
+    killed_sync(ws, driver, "after-rename")
+    assert b"- [x] **2.1.4**" in ws.plan.read_bytes()
+
+    edit_plan_line(ws, "2.1.4", "- [x] ", "- [ ] ")
+    assert ws.plan.read_bytes() == read
+    ws.ok("sync")
+
+    assert intents_of(ws) == []
+    assert ws.plan.read_bytes() == read
+    assert {task["id"]: task for task in ws.tasks()}[ticked["id"]]["status"] == "todo"
+    assert ws.open_conflicts() == []
+    assert_converged(ws)
+
+
 # -- several plans ----------------------------------------------------------------------------
 
 

@@ -903,3 +903,39 @@ def test_moves_in_the_file_and_the_database_around_a_deleted_task_converge(
         assert others == [t.text for t in before if t.text != task["text"]]
         if take == "markdown":
             assert [t.text for t in after] == [t.text for t in before]
+
+
+@pytest.mark.usefixtures("quick_settling")
+def test_a_written_status_taken_back_in_the_file_after_a_crash_is_kept(database_url: str) -> None:
+    """Found by the state machine: a sync writes a status set by SQL into a file and dies
+    before its database commit; the person sets the status back to what it was, so that
+    the file holds exactly what the sync had read. The file was replaced since that read
+    (and no temp file is left): the rename happened, the person's status wins."""
+    steps: Steps = [
+        ("sync", {}),
+        ("sql_insert_task", {"at_end": True, "name": "alpha.md", "pick": 625}),
+        ("sync", {}),
+        ("sql_set_status", {"name": "beta.md", "pick": 629, "status": "cancelled"}),
+        ("sql_insert_task", {"at_end": True, "name": "alpha.md", "pick": 70}),
+        ("crash_and_restart", {"edit": ("beta.md", 221, "todo", True), "plan": 1}),
+    ]
+    replay(database_url, steps)
+
+
+@pytest.mark.usefixtures("quick_settling")
+def test_a_status_set_in_a_file_a_crashed_sync_only_reordered_keeps_its_task(
+    database_url: str,
+) -> None:
+    """Found by the state machine: the crashed sync only moved a line (no line of the file
+    is new), then a status was set in the file, saved by renaming: read against the old
+    base, two tasks traded ids (and the status went to the other one)."""
+    steps: Steps = [
+        ("file_insert_task", {"in_place": False, "name": "beta.md", "nested": False, "pick": 0}),
+        ("file_edit_text", {"how": "append", "in_place": False, "name": "alpha.md", "pick": 0}),
+        ("crash_and_restart", {"edit": None, "plan": 0}),
+        ("file_edit_text", {"how": "append", "in_place": False, "name": "alpha.md", "pick": 478}),
+        ("cli_move", {"how": "--after", "name": "alpha.md", "pick": 400, "place": 0}),
+        ("file_edit_text", {"how": "append", "in_place": False, "name": "alpha.md", "pick": 0}),
+        ("crash_and_restart", {"edit": ("alpha.md", 534, "cancelled", False), "plan": 0}),
+    ]
+    replay(database_url, steps)

@@ -32,6 +32,7 @@ from sync_engine.ports.pending import (
     intent_to_json,
     plan_change_from_json,
     read_content_from_json,
+    read_stat_from_json,
 )
 from sync_engine.ports.records import (
     PlanChange,
@@ -387,13 +388,14 @@ class PostgresPlanStore:
         content_hash: str,
         change: PlanChange,
         read_content: bytes | None = None,
+        read_stat: tuple[int, int, int] | None = None,
     ) -> None:
         # Committed durably whatever ``asynchronous_commit`` says: the file is renamed next,
         # and an intent lost in a server crash would leave the file's new content unexplained.
         params = {
             "plan_id": plan_id,
             "content_hash": content_hash,
-            "change": jsonb(intent_to_json(change, read_content)),
+            "change": jsonb(intent_to_json(change, read_content, read_stat)),
         }
         with self._one_trip("begin") as connection:
             connection.execute(queries()["record_pending_write"], params)
@@ -408,6 +410,7 @@ class PostgresPlanStore:
                     change=plan_change_from_json(change),
                     edited_since=edited_since,
                     read_content=read_content_from_json(change),
+                    read_stat=read_stat_from_json(change),
                 )
                 for plan_id, content_hash, change, edited_since in rows.fetchall()
             }
