@@ -556,9 +556,10 @@ class FilesToDatabaseSync:
         modification time or inode differ) while no temp file of a write cut short before
         its rename is left: the rename happened, and what the file holds now was written
         over it — by a person who took back lines the sync wrote (all of them, or it only
-        moved lines). The one case told wrong: the sync killed after recording its intent
-        and before making its temp file (a directory listing apart), then the file edited;
-        the file's old values then count as a person's."""
+        moved lines). Told wrong, the file's old values then counting as a person's: the
+        sync killed after recording its intent and before making its temp file (a folder
+        listing apart), or after its write was refused (the file had changed under it) and
+        before dropping the intent (one round trip), then the file edited."""
         if intent.read_stat is None:
             return False
         now = (stat.size, stat.mtime_ns, stat.inode)
