@@ -461,10 +461,14 @@ class SyncMachine(RuleBasedStateMachine):
         tasks = self.db_tasks(name)
         family = [task for task in tasks if task["id"] == task_id]
         ids = {task_id}
-        for task in tasks:
-            if task["parent"] in ids and task["id"] not in ids:
-                ids.add(task["id"])
-                family.append(task)
+        grown = True
+        while grown:  # moves by SQL may have put a sub-task before its parent's position
+            grown = False
+            for task in tasks:
+                if task["parent"] in ids and task["id"] not in ids:
+                    ids.add(task["id"])
+                    family.append(task)
+                    grown = True
         return family
 
     # -- the command line -------------------------------------------------------------------
@@ -937,5 +941,26 @@ def test_a_status_set_in_a_file_a_crashed_sync_only_reordered_keeps_its_task(
         ("cli_move", {"how": "--after", "name": "alpha.md", "pick": 400, "place": 0}),
         ("file_edit_text", {"how": "append", "in_place": False, "name": "alpha.md", "pick": 0}),
         ("crash_and_restart", {"edit": ("alpha.md", 534, "cancelled", False), "plan": 0}),
+    ]
+    replay(database_url, steps)
+
+
+@pytest.mark.usefixtures("quick_settling")
+def test_moves_by_sql_that_put_a_sub_task_before_its_parent(database_url: str) -> None:
+    """Found by the state machine (a fault of the test's model): after SQL moves with no
+    sync between them a sub-task can sit before its parent in position order; the test's
+    list of a task's sub-tasks missed it, and asked the database to put a task under its
+    own sub-task, which the database rightly refused."""
+    steps: Steps = [
+        ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 431, "place": 537}),
+        ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 0}),
+        ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 415, "place": 185}),
+        ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 0}),
+        ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 0}),
+        ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 1}),
+        ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 0}),
+        ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 1}),
+        ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 114, "place": 0}),
+        ("sync", {}),
     ]
     replay(database_url, steps)
