@@ -222,9 +222,19 @@ class SyncMachine(RuleBasedStateMachine):
 
     def after_sync(self) -> None:
         """Give each task of the files its database id (by line, as the sync stored it)."""
+        # A task deleted in the database that the file keeps (its deletion waits for a
+        # person) has no live row: it is known by the conflict that holds it.
+        held = {
+            (conflict["plan"], conflict["markdown"]["text"]): conflict["task_id"]
+            for conflict in self.conflicts("open")
+            if conflict["field"] == "exists" and isinstance(conflict["markdown"], dict)
+        }
         for name in PLANS:
             by_line = {task["line"]: task["id"] for task in self.db_tasks(name)}
-            self.ids[name] = [by_line.get(task.line) for task in self.tasks_in_file(name)]
+            self.ids[name] = [
+                by_line.get(task.line) or held.get((name, task.text))
+                for task in self.tasks_in_file(name)
+            ]
             self.synced_tasks[name] = len(self.ids[name])
         self.deletions = dict.fromkeys(PLANS, 0)
 
@@ -961,6 +971,26 @@ def test_moves_by_sql_that_put_a_sub_task_before_its_parent(database_url: str) -
         ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 0}),
         ("sql_move_task", {"how": "phase", "name": "alpha.md", "pick": 0, "place": 1}),
         ("sql_move_task", {"how": "parent", "name": "alpha.md", "pick": 114, "place": 0}),
+        ("sync", {}),
+    ]
+    replay(database_url, steps)
+
+
+@pytest.mark.usefixtures("quick_settling")
+def test_a_task_deleted_on_both_sides_while_its_deletion_waits(database_url: str) -> None:
+    """Found by the state machine (a fault of the test's model): a task deleted by SQL and
+    given a status in the file waits in a conflict, with no live row; the person then
+    deletes it from the file too. The test knew that task by its row alone, so it still
+    expected the status the person had set, and then deleted."""
+    steps: Steps = [
+        ("sql_delete_task", {"name": "alpha.md", "pick": 0, "tombstone": False}),
+        ("file_insert_task", {"in_place": False, "name": "alpha.md", "nested": False, "pick": 0}),
+        (
+            "file_set_status",
+            {"in_place": False, "name": "alpha.md", "pick": 0, "status": "cancelled"},
+        ),
+        ("sync", {}),
+        ("file_delete_task", {"in_place": False, "name": "alpha.md", "pick": 0}),
         ("sync", {}),
     ]
     replay(database_url, steps)
