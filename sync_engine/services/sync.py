@@ -136,27 +136,17 @@ class FilesToDatabaseSync:
         self._root_path = root_path
         self._git = git
         self._progress = progress
-        # Helper threads, made at first use and kept for the next runs (one each, so that
-        # they hold at most one pooled connection each): the folder's listing, and the
-        # reads of the database side of plans while they are parsed.
-        self._lister: ThreadPoolExecutor | None = None
-        self._reader: ThreadPoolExecutor | None = None
-
-    def _helper(self, name: str) -> ThreadPoolExecutor:
-        attribute = f"_{name}"
-        executor: ThreadPoolExecutor | None = getattr(self, attribute)
-        if executor is None:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sync-{name}")
-            setattr(self, attribute, executor)
-        return executor
+        # Helper threads, kept from run to run (one each, so that they hold at most one
+        # pooled connection each; an executor starts its thread at its first task): the
+        # folder's listing, and the reads of the database side of plans while they are
+        # parsed.
+        self._lister = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-lister")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-reader")
 
     def close(self) -> None:
-        """Stop the helper threads (a later run makes them again)."""
-        for name in ("_lister", "_reader"):
-            executor = getattr(self, name)
-            if executor is not None:
-                executor.shutdown(wait=True)
-                setattr(self, name, None)
+        """Stop the helper threads; the sync runs no more."""
+        self._lister.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
 
     def run(self, options: SyncOptions) -> SyncReport:
         started = time.perf_counter()
@@ -174,7 +164,7 @@ class FilesToDatabaseSync:
 
     def _run_locked(self, root: RootState, options: SyncOptions, report: SyncReport) -> None:
         # The folder is listed while the store is read (both mostly wait on the system).
-        listing = self._helper("lister").submit(self._files.list_plans)
+        listing = self._lister.submit(self._files.list_plans)
         try:
             index = self._store.plan_index(root.id)
             # Plans with database-side edits or conflicts to settle are merged three ways,
@@ -253,9 +243,9 @@ class FilesToDatabaseSync:
                 for _, _, _, stored in changed
                 if stored is not None and stored.id in merging and stored.id not in pending
             ]
-            reader = self._helper("reader")
             states = {
-                plan_id: reader.submit(self._store.plan_sync_state, plan_id) for plan_id in to_merge
+                plan_id: self._reader.submit(self._store.plan_sync_state, plan_id)
+                for plan_id in to_merge
             }
             try:
                 analyses = self._analyser.analyse_many(
