@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sync_engine.ports import NamedPlans
 from sync_engine.ports.pending import (
     PendingWrite,
     intent_to_json,
@@ -77,6 +78,18 @@ class InMemoryPlanStore:
             for plan in self.plans.values()
             if plan.root_id == root_id and not plan.deleted
         }
+
+    def named_plans(
+        self, root_id: str, paths: Collection[str], plan_ids: Collection[str]
+    ) -> NamedPlans:
+        index = {
+            path: info
+            for path, info in self.plan_index(root_id).items()
+            if path in paths or info.id in plan_ids
+        }
+        ids = {info.id for info in index.values()}
+        pending = {k: v for k, v in self.pending_writes(root_id).items() if k in ids}
+        return NamedPlans(index, pending, self.plans_needing_merge(root_id) & ids)
 
     def plan_tasks(self, plan_id: str) -> list[StoredTask]:
         plan = self.plans[plan_id]

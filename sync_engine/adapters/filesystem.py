@@ -7,7 +7,7 @@ import hashlib
 import os
 import re
 import stat as stat_module
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -128,6 +128,47 @@ class LocalPlanFiles:
             ignored = self._ignore_filter([stat.path for stat in found])
             found = [stat for stat in found if stat.path not in ignored]
         return found
+
+    def stat_plans(self, paths: Iterable[str]) -> list[LocalFileStat]:
+        """The stats of those of ``paths`` (root-relative) that ``list_plans`` would list,
+        in their order: the files of a sync told which plans changed, found without
+        listing the folder. A path that is missing, outside the root, under a folder the
+        listing does not enter, or not a plan by the include/exclude settings (or git's
+        ignore rules) is left out."""
+        found: list[LocalFileStat] = []
+        for path in dict.fromkeys(paths):
+            stat = self._plan_stat(path)
+            if stat is not None:
+                found.append(stat)
+        if self._ignore_filter is not None and found:
+            ignored = self._ignore_filter([stat.path for stat in found])
+            found = [stat for stat in found if stat.path not in ignored]
+        return found
+
+    def _plan_stat(self, path: str) -> LocalFileStat | None:
+        """The stat of the plan at ``path`` as the listing finds it, or ``None``."""
+        *folders, name = path.split("/")
+        if not name.endswith(".md") or any(part in ("", ".", "..") for part in (*folders, name)):
+            return None
+        if not (self._include_all or self._include.matches(path)):
+            return None
+        if path in self._excluded_paths or self._exclude_files.matches(path):
+            return None
+        prefix = ""
+        for folder in folders:
+            if not self._enters(prefix, folder) or os.path.islink(self.root / prefix / folder):
+                return None
+            prefix = f"{prefix}{folder}/"
+        target = self.root / path
+        if target.is_symlink() and not self._inside(target):
+            return None
+        try:
+            info = target.stat()
+        except OSError:
+            return None
+        if not stat_module.S_ISREG(info.st_mode):
+            return None
+        return LocalFileStat(path, info.st_size, info.st_mtime_ns, info.st_ino)
 
     def _scan(self, folder: str, prefix: str, found: list[LocalFileStat]) -> None:
         """Append the plans of ``folder`` (``prefix``: its root-relative path and ``/``),

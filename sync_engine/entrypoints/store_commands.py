@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path, PurePath
 from typing import Any
 
 from sync_engine import bootstrap
@@ -17,7 +19,7 @@ from sync_engine.entrypoints.output import EXIT_OK, EXIT_PROBLEMS, UsageError, p
 from sync_engine.errors import ConfigError, NotFoundError
 from sync_engine.ports.records import StoredConflict
 from sync_engine.services.plan_metadata import PLAN_FIELDS
-from sync_engine.services.sync import DIRECTIONS
+from sync_engine.services.sync import DIRECTIONS, SyncScope
 from sync_engine.services.write_backs import CommitOutcome
 
 
@@ -61,6 +63,7 @@ def command_sync(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if not settings.root.is_dir():
         raise UsageError(f"{settings.root}: the plans root is not a folder")
+    paths = [_root_relative(settings.root, path) for path in args.plans]
     update, stop = _progress_bar(sys.stderr.isatty() and not args.json)
     with _store(settings) as store, bootstrap.plan_analyser(settings) as analyser:
         sync = bootstrap.build_files_sync(settings, store, update, analyser)
@@ -68,7 +71,8 @@ def command_sync(args: argparse.Namespace) -> int:
             report = sync.run(
                 bootstrap.sync_options(
                     settings, args.dry_run, args.allow_mass_delete, args.direction
-                )
+                ),
+                SyncScope(paths=frozenset(paths)) if paths else None,
             )
         finally:
             stop()
@@ -91,6 +95,7 @@ def command_sync(args: argparse.Namespace) -> int:
         data["refused"] = counts.refused
         data["dry_run"] = args.dry_run
         data["git_commit"] = commit
+        data["not_found"] = report.not_found
         if args.dry_run:
             data["changes"] = report.changes
         print_json(data)
@@ -109,8 +114,29 @@ def command_sync(args: argparse.Namespace) -> int:
             print(f"  skipped {skipped.path}: {skipped.reason}")
         for message in counts.refused:
             print(f"  {message}")
+        for path in report.not_found:
+            print(f"  no plan at {path} (no plan file there, none stored)")
         _print_commit(commit)
-    return EXIT_PROBLEMS if report.has_problems else EXIT_OK
+    return EXIT_PROBLEMS if report.has_problems or report.not_found else EXIT_OK
+
+
+def _root_relative(root: Path, path: str) -> str:
+    """A plan path as the sync names it: relative to the root, ``/``-separated. Given
+    relative to the root, or absolute, or relative to the working folder (a file there,
+    inside the root, when the root holds no file at the path)."""
+    base = root.resolve()
+    given = PurePath(path)
+    full = Path(os.path.normpath(given if given.is_absolute() else base / given))
+    from_here = Path(os.path.abspath(given))
+    if not full.exists() and from_here.is_file() and from_here.is_relative_to(base):
+        full = from_here
+    try:
+        relative = full.relative_to(base)
+    except ValueError:
+        raise UsageError(f"{path}: not inside the plans root {base}") from None
+    if not relative.parts:
+        raise UsageError(f"{path}: the plans root itself, not a plan")
+    return relative.as_posix()
 
 
 def _commit_dict(outcome: CommitOutcome | None) -> dict[str, Any] | None:
@@ -414,6 +440,13 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
 def register(commands: Any) -> None:
     sync = commands.add_parser("sync", help="bring the database in step with the plan files")
     add_store_options(sync)
+    sync.add_argument(
+        "plans",
+        nargs="*",
+        metavar="PLAN",
+        help="only these plans (paths relative to the root): their files are read whatever "
+        "their stat says, and a plan whose file is gone is deleted; default: every plan",
+    )
     sync.add_argument("--no-index", action="store_true", help="skip the semantic index")
     sync.add_argument("--dry-run", action="store_true", help="show what would change")
     sync.add_argument(

@@ -6,8 +6,9 @@ implementations for fast unit tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from sync_engine.ports.pending import PendingWrite
@@ -32,6 +33,7 @@ __all__ = [
     "GitAuthor",
     "GitCommit",
     "GitWorkTree",
+    "NamedPlans",
     "PendingWrite",
     "PhaseRow",
     "PlanChange",
@@ -47,6 +49,15 @@ __all__ = [
     "SyncCounts",
     "TaskRow",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class NamedPlans:
+    """Some plans of a root as a sync starts from them (see ``PlanStore.named_plans``)."""
+
+    index: dict[str, StoredPlanInfo]
+    pending: dict[str, PendingWrite]
+    merging: set[str]
 
 
 class PlanStore(Protocol):
@@ -70,6 +81,14 @@ class PlanStore(Protocol):
 
     def plan_index(self, root_id: str) -> dict[str, StoredPlanInfo]:
         """Live (not deleted) plans of the root by relative path."""
+        ...
+
+    def named_plans(
+        self, root_id: str, paths: Collection[str], plan_ids: Collection[str]
+    ) -> NamedPlans:
+        """What a sync of the root's live plans at ``paths`` or with ``plan_ids`` starts
+        from, as of one moment: their ``plan_index`` entries, their ``pending_writes`` and
+        which of them ``plans_needing_merge`` names."""
         ...
 
     def plan_tasks(self, plan_id: str) -> list[StoredTask]:
@@ -158,6 +177,11 @@ class PlanFiles(Protocol):
 
     def list_plans(self) -> Sequence[FileStat]:
         """Every plan file under the root matched by the include/exclude settings."""
+        ...
+
+    def stat_plans(self, paths: Iterable[str]) -> Sequence[FileStat]:
+        """The stats of those of ``paths`` that ``list_plans`` would list (the others:
+        missing, or not plans of the root, are left out), in their order."""
         ...
 
     def read(self, path: str) -> tuple[bytes, FileStat]:

@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
@@ -91,16 +91,31 @@ class SyncOptions:
     commit_author: GitAuthor | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SyncScope:
+    """The plans a sync is limited to: those at ``paths`` (root-relative) and those with
+    ``plan_ids`` (a running engine told by the file watcher or by the database's
+    notifications which plans changed). Such a sync reads only these files, without
+    listing the folder, and merges each of them as a full sync would; it does not count
+    as a sync of the whole root (the next full sync still looks at every file)."""
+
+    paths: frozenset[str] = frozenset()
+    plan_ids: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class SyncReport:
     """What a sync did (or, dry, would do). ``written``: the files written back;
-    ``commit``: what became of their commit, when one was asked for."""
+    ``commit``: what became of their commit, when one was asked for; ``not_found``: the
+    paths a scoped sync was given that are no plan of the root (no plan file there, and no
+    plan stored at them)."""
 
     counts: SyncCounts = field(default_factory=SyncCounts)
     duration_s: float = 0.0
     changes: list[str] = field(default_factory=list)
     written: list[WrittenBack] = field(default_factory=list)
     commit: CommitOutcome | None = None
+    not_found: list[str] = field(default_factory=list)
 
     @property
     def has_problems(self) -> bool:
@@ -148,12 +163,16 @@ class FilesToDatabaseSync:
         self._lister.shutdown(wait=True)
         self._reader.shutdown(wait=True)
 
-    def run(self, options: SyncOptions) -> SyncReport:
+    def run(self, options: SyncOptions, scope: SyncScope | None = None) -> SyncReport:
+        """Sync the root's plans (``scope``: only those plans)."""
         started = time.perf_counter()
         report = SyncReport()
         root = self._store.ensure_root(self._root_path)
         with self._store.lock_root(root.id):
-            self._run_locked(root, options, report)
+            if scope is None:
+                self._run_locked(root, options, report)
+            else:
+                self._run_scoped(root, scope, options, report)
         report.duration_s = round(time.perf_counter() - started, 4)
         if not options.dry_run:
             status = "problems" if report.has_problems else "ok"
@@ -187,6 +206,48 @@ class FilesToDatabaseSync:
             or stored.id in merging
             or self._needs_read(stat, stored, last_scan_ns, git_changed)
         ]
+        self._sync_listed(root, index, listed, to_read, merging, pending, options, report)
+        self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
+        if not options.dry_run:
+            self._store.set_root_synced(root.id, self._commit_written(head, options, report))
+
+    def _run_scoped(
+        self, root: RootState, scope: SyncScope, options: SyncOptions, report: SyncReport
+    ) -> None:
+        """A sync of the plans of ``scope`` alone: their files are read whatever their stat
+        says (they were named as changed), and a stored plan whose file is gone is deleted
+        (the mass-deletion guard weighs it against every plan of the root)."""
+        named_plans = self._store.named_plans(root.id, scope.paths, scope.plan_ids)
+        index, pending = named_plans.index, named_plans.pending
+        merging = named_plans.merging | pending.keys()
+        named = sorted(scope.paths | index.keys())
+        listed = self._files.stat_plans(named)
+        report.counts.files_scanned = len(listed)
+        present = {stat.path for stat in listed}
+        report.not_found = sorted(scope.paths - present - index.keys())
+        to_read = list(enumerate(listed, start=1))
+        self._sync_listed(root, index, listed, to_read, merging, pending, options, report)
+        missing = {path: info for path, info in index.items() if path not in present}
+        if missing:
+            # Weighed against the whole root: a scoped sync is no "folder emptied" signal.
+            every = self._store.plan_index(root.id)
+            kept = {path for path in every if path not in missing}
+            self._delete_missing(root, every, kept, options, report)
+        self._commit_written(None, options, report)
+
+    def _sync_listed(
+        self,
+        root: RootState,
+        index: dict[str, StoredPlanInfo],
+        listed: Sequence[FileStat],
+        to_read: list[tuple[int, FileStat]],
+        merging: set[str],
+        pending: dict[str, PendingWrite],
+        options: SyncOptions,
+        report: SyncReport,
+    ) -> None:
+        """Read, analyse and sync the files of ``to_read`` (of the ``listed`` ones), then
+        store the new stats of those whose content had not changed."""
         batch = _ChangeBatch(self._store, root.id, options.dry_run)
         try:
             unchanged_stats = self._read_and_sync(
@@ -197,9 +258,6 @@ class FilesToDatabaseSync:
             batch.close()
         if unchanged_stats and not options.dry_run:
             self._store.refresh_stats(unchanged_stats)
-        self._delete_missing(root, index, {stat.path for stat in listed}, options, report)
-        if not options.dry_run:
-            self._store.set_root_synced(root.id, self._commit_written(head, options, report))
 
     def _read_and_sync(
         self,

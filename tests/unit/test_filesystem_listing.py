@@ -3,6 +3,7 @@ order."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,60 @@ def test_symlinks(root: Path, tmp_path: Path) -> None:
     # A link into the root counts (with its target's size); a folder link is not entered.
     assert [stat.path for stat in stats] == ["inside-link.md", "lot/real.md"]
     assert stats[0].inode == real.stat().st_ino == stats[1].inode
+
+
+def named(root: Path, paths: list[str], **options: tuple[str, ...]) -> list[str]:
+    return [stat.path for stat in LocalPlanFiles(root, **options).stat_plans(paths)]
+
+
+def every_path(root: Path) -> list[str]:
+    """Every file and link under ``root`` (entering linked folders), as root-relative paths."""
+    found = [
+        (Path(folder) / name).relative_to(root).as_posix()
+        for folder, _, names in os.walk(root, followlinks=True)
+        for name in names
+    ]
+    return sorted(found, reverse=True)  # not the listing's order
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"exclude": ("drafts/**", "*.tmp.md")},
+        {"include": ("lot/**",), "exclude": ("**/old/**",)},
+    ],
+)
+def test_named_paths_are_plans_exactly_when_the_listing_lists_them(
+    root: Path, tmp_path: Path, options: dict[str, tuple[str, ...]]
+) -> None:
+    for relative in (
+        "plan.md", "x.tmp.md", "drafts/a.md", "lot/b.md", "lot/old/c.md", "notes.txt",
+        ".git/x.md", ".sync-engine/z.md", "web/node_modules/p/readme.md", ".hidden/kept.md",
+    ):  # fmt: skip
+        write(root, relative)
+    real = root / "lot" / "b.md"
+    (root / "inside-link.md").symlink_to(real)
+    (root / "outside-link.md").symlink_to(write(tmp_path / "outside", "secret.md"))
+    (root / "broken-link.md").symlink_to(root / "gone.md")
+    (root / "linked-folder").symlink_to(root / "lot", target_is_directory=True)
+    candidates = every_path(root)
+    assert {"linked-folder/b.md", "broken-link.md"} <= set(candidates)
+    found = named(root, candidates, **options)
+    assert sorted(found) == sorted(listed(root, **options))
+    assert found == [path for path in candidates if path in found]  # in the order given
+
+
+def test_named_paths_that_are_no_plans_are_left_out(root: Path) -> None:
+    write(root, "plan.md")
+    (root / "folder.md").mkdir()
+    os.mkfifo(root / "pipe.md")
+    odd = ["gone.md", "../plans/plan.md", "./plan.md", "folder.md", "pipe.md", "", "/plan.md"]
+    assert named(root, [*odd, "plan.md", "plan.md"]) == ["plan.md"]
+
+
+def test_named_paths_ignored_by_the_filter_are_left_out(root: Path) -> None:
+    write(root, "kept.md")
+    write(root, "ignored.md")
+    files = LocalPlanFiles(root, ignore_filter=lambda paths: frozenset({"ignored.md"}))
+    assert [stat.path for stat in files.stat_plans(["ignored.md", "kept.md"])] == ["kept.md"]

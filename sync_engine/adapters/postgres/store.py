@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -27,6 +27,7 @@ from sync_engine.adapters.postgres.migrations import migrate
 from sync_engine.adapters.postgres.plan_writes import apply_plan_change, apply_plan_changes, jsonb
 from sync_engine.adapters.postgres.queries import queries
 from sync_engine.errors import ConflictHeldError, NotFoundError
+from sync_engine.ports import NamedPlans
 from sync_engine.ports.pending import (
     PendingWrite,
     intent_to_json,
@@ -301,11 +302,26 @@ class PostgresPlanStore:
     # -- plans and tasks ------------------------------------------------------------------------
 
     def plan_index(self, root_id: str) -> dict[str, StoredPlanInfo]:
-        # Every sync reads the whole index: plain tuples, in the record's field order, cost
-        # a third of what a row factory does over a thousand plans.
+        # Every full sync reads the whole index: plain tuples, in the record's field order,
+        # cost a third of what a row factory does over a thousand plans.
         with self._autocommit() as connection:
             rows = connection.execute(queries()["plan_index"], {"root_id": root_id}).fetchall()
         return {row[1]: StoredPlanInfo(*row) for row in rows}
+
+    def named_plans(
+        self, root_id: str, paths: Collection[str], plan_ids: Collection[str]
+    ) -> NamedPlans:
+        sql = queries()
+        params = {"root_id": root_id, "paths": list(paths), "plan_ids": list(plan_ids)}
+        with self._one_trip("begin_snapshot") as connection:
+            index = connection.execute(sql["plan_index_of"], params)
+            pending = connection.execute(sql["pending_writes_of"], params)
+            merging = connection.execute(sql["plans_needing_merge_of"], params)
+        return NamedPlans(
+            index={row[1]: StoredPlanInfo(*row) for row in index.fetchall()},
+            pending=_pending_writes(pending.fetchall()),
+            merging={str(plan_id) for (plan_id,) in merging.fetchall()},
+        )
 
     def plan_tasks(self, plan_id: str) -> list[StoredTask]:
         with self._transaction() as connection:
@@ -403,17 +419,7 @@ class PostgresPlanStore:
     def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
         with self._autocommit() as connection:
             rows = connection.execute(queries()["pending_writes"], {"root_id": root_id})
-            return {
-                str(plan_id): PendingWrite(
-                    plan_id=str(plan_id),
-                    content_hash=content_hash,
-                    change=plan_change_from_json(change),
-                    edited_since=edited_since,
-                    read_content=read_content_from_json(change),
-                    read_stat=read_stat_from_json(change),
-                )
-                for plan_id, content_hash, change, edited_since in rows.fetchall()
-            }
+            return _pending_writes(rows.fetchall())
 
     def drop_pending_write(self, plan_id: str) -> None:
         with self._one_trip("begin") as connection:
@@ -732,6 +738,21 @@ class PostgresPlanStore:
             skipped=skipped_plans,
             last_sync_at=counts[1],
         )
+
+
+def _pending_writes(rows: Sequence[tuple[Any, ...]]) -> dict[str, PendingWrite]:
+    """The intents of the rows of the pending_writes queries, by plan id."""
+    return {
+        str(plan_id): PendingWrite(
+            plan_id=str(plan_id),
+            content_hash=content_hash,
+            change=plan_change_from_json(change),
+            edited_since=edited_since,
+            read_content=read_content_from_json(change),
+            read_stat=read_stat_from_json(change),
+        )
+        for plan_id, content_hash, change, edited_since in rows
+    }
 
 
 def _id_range(reference: str) -> tuple[str, str] | None:

@@ -103,6 +103,40 @@ SELECT id, path, content_hash, size, mtime_ns, inode, git_blob, skipped_reason, 
 FROM plans
 WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL;
 
+-- name: plan_index_of
+-- The plan_index rows of the plans at these paths or with these ids (a sync told which
+-- plans changed).
+SELECT id, path, content_hash, size, mtime_ns, inode, git_blob, skipped_reason, task_count
+FROM plans
+WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL
+  AND (path = ANY(%(paths)s::text[]) OR id = ANY(%(plan_ids)s::uuid[]));
+
+-- name: pending_writes_of
+-- pending_writes, of the plans at these paths or with these ids alone.
+SELECT w.plan_id, w.content_hash, w.change,
+       EXISTS (
+           SELECT 1 FROM change_log AS c
+           WHERE c.plan_id = w.plan_id AND c.consumed_at IS NULL
+             AND c.id > coalesce((w.change ->> 'consumed_up_to')::bigint, 0)
+       ) AS edited_since
+FROM pending_writes AS w JOIN plans AS p ON p.id = w.plan_id
+WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL
+  AND (p.path = ANY(%(paths)s::text[]) OR p.id = ANY(%(plan_ids)s::uuid[]));
+
+-- name: plans_needing_merge_of
+-- plans_needing_merge, of the plans at these paths or with these ids alone.
+WITH named AS (
+    SELECT id FROM plans
+    WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL
+      AND (path = ANY(%(paths)s::text[]) OR id = ANY(%(plan_ids)s::uuid[]))
+)
+SELECT n.id FROM named AS n
+WHERE EXISTS (SELECT FROM change_log AS c WHERE c.plan_id = n.id AND c.consumed_at IS NULL)
+   OR EXISTS (
+       SELECT FROM conflicts AS k
+       WHERE k.plan_id = n.id
+         AND (k.status = 'open' OR (k.status = 'resolved' AND k.applied_at IS NULL)));
+
 -- name: plan_tasks
 SELECT t.id, t.position, t.parent_id, t.phase_id IS NOT NULL AS has_phase,
        ph.number AS phase_number, ph.title AS phase_title,
