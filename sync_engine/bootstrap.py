@@ -10,6 +10,7 @@ from typing import Any
 
 from sync_engine.adapters.filesystem import LocalPlanFiles
 from sync_engine.adapters.git import GitPythonWorkTree
+from sync_engine.adapters.parse_cache import LocalParseCache, parser_fingerprint
 from sync_engine.adapters.postgres.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from sync_engine.adapters.postgres.store import PostgresPlanStore
 from sync_engine.config import SCHEMAS_DIR, Settings
@@ -20,6 +21,9 @@ from sync_engine.ports import GitAuthor, PlanStore
 from sync_engine.services.analysis import PlanAnalyser
 from sync_engine.services.sync import FilesToDatabaseSync, SyncOptions
 from sync_engine.validation import PlanValidator, RuleConfigError, builtin_rules
+
+# The parses kept between syncs, in the state folder.
+PARSES_DIR_NAME = "parses"
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -108,10 +112,14 @@ def _names_only(documents: Sequence[Mapping[str, Any]], known: Mapping[str, obje
 
 def plan_analyser(settings: Settings) -> PlanAnalyser:
     """Parsing and validation, on every core for long lists (close it when done)."""
+    table = settings.status_table()
     return PlanAnalyser(
         functools.partial(build_validator, settings),
-        settings.status_table(),
+        table,
         validator=build_validator(settings),
+        cache=LocalParseCache(
+            prepare_state_dir(settings) / PARSES_DIR_NAME, parser_fingerprint(table)
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from sync_engine.parsing.parser import ParseResult
 from sync_engine.ports.pending import PendingWrite
 from sync_engine.ports.records import (
     GitAuthor,
@@ -34,6 +35,7 @@ __all__ = [
     "GitCommit",
     "GitWorkTree",
     "NamedPlans",
+    "ParseCache",
     "PendingWrite",
     "PhaseRow",
     "PlanChange",
@@ -202,6 +204,23 @@ class PlanFiles(Protocol):
     def unfinished_write(self, path: str) -> bool:
         """Whether a write of the file was cut short before its rename: the temp file of a
         process that is gone is still beside it."""
+        ...
+
+
+class ParseCache(Protocol):
+    """Parses of plan files kept from one sync to the next (and between processes), one a
+    plan path: a plan whose bytes are those of its last parse is not parsed again. An entry
+    is a hint: a miss, or any fault reading one, means a parse; the cache can be dropped at
+    any time. Instances cross to the worker processes of ``PlanAnalyser`` (picklable)."""
+
+    def get(self, path: str, content_hash: str) -> ParseResult | None:
+        """The parse of the plan at ``path`` when its bytes hashed to ``content_hash``
+        (SHA-256, hex), made by this very parser; else ``None``."""
+        ...
+
+    def put(self, path: str, content_hash: str, parsed: ParseResult) -> None:
+        """Keep ``parsed``, the parse of the bytes hashing to ``content_hash`` (never
+        raises: a cache that cannot be written is a cache that misses)."""
         ...
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copyreg
 import dataclasses
+import hashlib
 import multiprocessing
 import operator
 import os
@@ -27,6 +28,7 @@ from sync_engine.domain.model import InlineFields, Phase, PlanFlags, Section, So
 from sync_engine.domain.status import StatusTable
 from sync_engine.parsing.incremental import reparse_checkboxes
 from sync_engine.parsing.parser import ParseResult, parse_plan
+from sync_engine.ports import ParseCache
 from sync_engine.validation.validator import PlanValidator, ValidationReport
 
 __all__ = ["Analysis", "PlanAnalyser", "analyse"]
@@ -44,8 +46,24 @@ class Analysis:
     validation: ValidationReport
 
 
-def analyse(validator: PlanValidator, table: StatusTable, path: str, data: bytes) -> Analysis:
-    parsed = parse_plan(data, path, table)
+def analyse(
+    validator: PlanValidator,
+    table: StatusTable,
+    path: str,
+    data: bytes,
+    cache: ParseCache | None = None,
+) -> Analysis:
+    """Parse (or take the parse of these very bytes from ``cache``) and validate."""
+    if cache is None:
+        parsed = parse_plan(data, path, table)
+    else:
+        content_hash = hashlib.sha256(data).hexdigest()
+        kept = cache.get(path, content_hash)
+        if kept is None:
+            parsed = parse_plan(data, path, table)
+            cache.put(path, content_hash, parsed)
+        else:
+            parsed = kept
     return Analysis(parsed, validator.validate(parsed))
 
 
@@ -71,19 +89,23 @@ for _model_class in (Task, InlineFields, Phase, Section, SourceInfo, PlanFlags):
 
 # -- worker side ------------------------------------------------------------------------------
 
-_worker: tuple[PlanValidator, StatusTable] | None = None
+_worker: tuple[PlanValidator, StatusTable, ParseCache | None] | None = None
 
 
-def _start_worker(validator_factory: Callable[[], PlanValidator], table: StatusTable) -> None:
+def _start_worker(
+    validator_factory: Callable[[], PlanValidator],
+    table: StatusTable,
+    cache: ParseCache | None = None,
+) -> None:
     global _worker  # one per worker process, built once
-    _worker = (validator_factory(), table)
+    _worker = (validator_factory(), table, cache)
 
 
 def _analyse_in_worker(item: tuple[str, bytes]) -> Analysis:
     assert _worker is not None, "worker not started"
-    validator, table = _worker
+    validator, table, cache = _worker
     path, data = item
-    return analyse(validator, table, path, data)
+    return analyse(validator, table, path, data, cache)
 
 
 # -- caller side ------------------------------------------------------------------------------
@@ -101,6 +123,7 @@ class PlanAnalyser:
         min_parallel: the shortest list handed to workers.
         validator: the validator of this process, when already built (else the factory
             builds it on first use).
+        cache: the parses kept from earlier syncs (workers use it too); none by default.
 
     Workers start on the first long list and stay until ``close()`` (or the ``with`` block
     ends).
@@ -114,8 +137,10 @@ class PlanAnalyser:
         workers: int | None = None,
         min_parallel: int = MIN_PARALLEL_FILES,
         validator: PlanValidator | None = None,
+        cache: ParseCache | None = None,
     ) -> None:
         self._factory = validator_factory
+        self._cache = cache
         self._table = table
         self._workers = _usable_cores() if workers is None else workers
         self._min_parallel = min_parallel
@@ -131,7 +156,7 @@ class PlanAnalyser:
 
     def analyse(self, path: str, data: bytes) -> Analysis:
         """One plan, in this process."""
-        return analyse(self.validator, self._table, path, data)
+        return analyse(self.validator, self._table, path, data, self._cache)
 
     def reanalyse(self, previous: Analysis, path: str, data: bytes) -> Analysis:
         """``data`` written over the file ``previous`` was made from: when only checkboxes
@@ -139,6 +164,8 @@ class PlanAnalyser:
         parsed = reparse_checkboxes(previous.parsed, data, self._table)
         if parsed is None:
             return self.analyse(path, data)
+        if self._cache is not None:
+            self._cache.put(path, hashlib.sha256(data).hexdigest(), parsed)
         return Analysis(parsed, self.validator.validate(parsed))
 
     def analyse_many(self, items: Iterable[tuple[str, bytes]]) -> Iterator[Analysis]:
@@ -156,7 +183,7 @@ class PlanAnalyser:
                 max_workers=self._workers,
                 mp_context=context,
                 initializer=_start_worker,
-                initargs=(self._factory, self._table),
+                initargs=(self._factory, self._table, self._cache),
             )
         return self._pool
 

@@ -658,3 +658,18 @@ def test_a_place_settled_to_the_database_reaches_the_file(root: Root) -> None:
         "SELECT parent_id FROM tasks WHERE text = 'Ajoutée des deux côtés' AND deleted_at IS NULL"
     )
     assert added == (None,)
+
+
+def test_the_parses_kept_between_syncs_are_only_hints(root: Root) -> None:
+    parses = root.path / ".sync-engine" / "parses"
+    entries = sorted(parses.iterdir())
+    assert len(entries) == len(list(root.path.glob("*.md")))
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:100])  # torn, as after a crash
+    line = first_todo_line(root)
+    task = root.task_at(line)
+    before = root.lines()
+    root.sql("UPDATE tasks SET status = 'done' WHERE id = %s", task["id"])
+    assert root.ok("sync")["written_back"] == 1
+    assert changed_lines(before, root.lines()) == [line]
+    assert len(list(parses.iterdir())) == len(entries)
