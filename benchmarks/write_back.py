@@ -14,8 +14,10 @@ plans of its own:
   docs/database.md), then the sync that writes it to the file;
 * one status change by ``sync-engine tasks update ID --status done``, then the sync;
 * one status change by plain SQL written back by an engine that keeps running: the store,
-  its connections and the sync are made once, in this process, and each change is then
-  synced by a call of the sync service (as a long-running watcher does; no process start);
+  its connections and the sync are made once, in this process, listening for the
+  database's announcements (``NOTIFY``); each change is heard as its plan's id and that
+  plan alone is synced by a call of the sync service (as a long-running engine does; no
+  process start, no folder listing), after 10 such write-backs not measured (warm caches);
 * files → database for comparison: one checkbox ticked in one file, then the sync;
 * 1,000 database-side edits over ``--batch-plans`` plans, 10 a plan (5 status changes,
   3 text changes, one inserted task, one deleted task, in one SQL transaction), then the sync
@@ -104,6 +106,9 @@ INSERT INTO tasks (plan_id, phase_id, position, text)
 SELECT plan_id, phase_id, position + 1, %s FROM tasks WHERE id = %s
 """
 DELETE = "DELETE FROM tasks WHERE id = %s"
+PLAN_OF_TASK = "SELECT plan_id FROM tasks WHERE id = %s"
+# Write-backs made by the running engine before its measured ones.
+WARM_UP_WRITE_BACKS = 10
 PENDING = "SELECT count(*) FROM change_log WHERE consumed_at IS NULL"
 
 
@@ -417,11 +422,15 @@ def one_write_back(bench: Bench, runs: Runs, picker: PlanPicker, via_cli: bool) 
 
 
 class RunningEngine:
-    """The engine made once in this process (settings, store, analyser, sync), synced by
-    calls: what a long-running watcher does for each change it is told of."""
+    """The engine made once in this process (settings, store, analyser, sync) and listening
+    for the database's announcements: what a long-running engine does. Each SQL edit is
+    heard as its plan's id, and the sync of that plan alone (``SyncScope``) is measured.
+    ``WARM_UP_WRITE_BACKS`` write-backs are made first and not measured: a running
+    engine's caches (the server's and this process's) are warm."""
 
     def __init__(self, bench: Bench) -> None:
         from sync_engine import bootstrap
+        from sync_engine.adapters.postgres.notifications import DatabaseChangeListener
         from sync_engine.config import load_settings
 
         settings = load_settings(
@@ -431,10 +440,18 @@ class RunningEngine:
         self._analyser = bootstrap.plan_analyser(settings)
         self._sync = bootstrap.build_files_sync(settings, self._store, None, self._analyser)
         self._options = bootstrap.sync_options(settings, dry_run=False, allow_mass_delete=False)
+        self._listener = DatabaseChangeListener(bench.url)
+        self._listener.open()
 
-    def sync(self) -> tuple[Run, dict[str, Any]]:
+    def sync_announced(self, what: str, plan_id: str) -> tuple[Run, dict[str, Any]]:
+        """Wait for the announcement of ``plan_id``'s edit; sync the plans announced."""
+        from sync_engine.services.sync import SyncScope
+
+        heard = self._listener.wait(10)
+        if plan_id not in heard:
+            raise BenchmarkError(f"{what}: the edit of plan {plan_id} was not announced")
         start = time.perf_counter()
-        report = self._sync.run(self._options)
+        report = self._sync.run(self._options, SyncScope(plan_ids=frozenset(heard)))
         seconds = time.perf_counter() - start
         data = {
             "written_back": report.counts.written_back,
@@ -446,22 +463,28 @@ class RunningEngine:
         return Run(seconds, 0, 0, "", ""), data
 
     def close(self) -> None:
+        self._listener.close()
         self._sync.close()
         self._analyser.close()
         self._store.close()
 
 
 def one_running_write_back(
-    bench: Bench, runs: Runs, picker: PlanPicker, engine: RunningEngine
+    bench: Bench, runs: Runs | None, picker: PlanPicker, engine: RunningEngine
 ) -> None:
+    """One SQL status change synced by the running engine (measured unless ``runs`` is
+    ``None``: a warm-up)."""
     leaf = picker.todo_leaf(bench)
     before = bench.snapshot()
     with psycopg.connect(bench.url) as connection:
         connection.execute(SET_STATUS, ("done", leaf.id))
-    result, report = engine.sync()
+        row = connection.execute(PLAN_OF_TASK, (leaf.id,)).fetchone()
+    assert row is not None
+    result, report = engine.sync_announced(ONE_WARM, str(row[0]))
     expect(ONE_WARM, report, written_back=1, files_changed=0, tasks_created=0, tasks_deleted=0)
     check_one_line(ONE_WARM, before, bench.snapshot(), leaf)
-    runs.add(ONE_WARM, result, report)
+    if runs is not None:
+        runs.add(ONE_WARM, result, report)
 
 
 def one_file_edit(bench: Bench, runs: Runs, picker: PlanPicker) -> None:
@@ -622,7 +645,8 @@ def measure(args: argparse.Namespace, scratch: Path, engine_version: str) -> dic
             return None
         runs = Runs({}, {}, {}, {})
         engine = RunningEngine(bench)
-        engine.sync()  # its first sync, a no-op: the engine is running
+        for _ in range(WARM_UP_WRITE_BACKS):
+            one_running_write_back(bench, None, picker, engine)
         for attempt in range(args.repeat):
             rng = random.Random(f"write-back:{args.seed}:{attempt}")
             one_write_back(bench, runs, picker, via_cli=False)
