@@ -118,7 +118,9 @@ def plan_analyser(settings: Settings) -> PlanAnalyser:
         table,
         validator=build_validator(settings),
         cache=LocalParseCache(
-            prepare_state_dir(settings) / PARSES_DIR_NAME, parser_fingerprint(table)
+            prepare_state_dir(settings) / PARSES_DIR_NAME,
+            parser_fingerprint(table),
+            background=True,
         ),
     )
 

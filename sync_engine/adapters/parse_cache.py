@@ -24,6 +24,8 @@ import pickle
 import sys
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from pathlib import Path
 
 from sync_engine.domain.status import StatusTable
@@ -63,17 +65,41 @@ def parser_fingerprint(table: StatusTable) -> str:
 
 class LocalParseCache:
     """``ParseCache`` in a folder (made on first write). Thread-safe; picklable (a copy
-    keeps the folder and the fingerprint, not the entries held in memory)."""
+    keeps the folder and the fingerprint, not the entries held in memory, and writes in
+    the caller's thread).
 
-    def __init__(self, folder: Path, fingerprint: str, memory: int = _MEMORY_ENTRIES) -> None:
+    ``background``: entries are written to disk by a thread of their own (``put`` returns
+    once the entry is in memory; ``flush`` waits for the writes, and so does the end of
+    the process)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        fingerprint: str,
+        memory: int = _MEMORY_ENTRIES,
+        *,
+        background: bool = False,
+    ) -> None:
         self.folder = folder
         self.fingerprint = fingerprint
         self._memory_size = memory
         self._memory: OrderedDict[str, tuple[str, ParseResult]] = OrderedDict()
         self._lock = threading.Lock()
+        self._writer = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="parse-cache")
+            if background
+            else None
+        )
+        self._written: Future[None] | None = None
 
     def __reduce__(self) -> tuple[type[LocalParseCache], tuple[Path, str, int]]:
         return (type(self), (self.folder, self.fingerprint, self._memory_size))
+
+    def flush(self) -> None:
+        """Wait until every entry put is written (or given up)."""
+        written = self._written
+        if written is not None:
+            wait_for([written])
 
     def get(self, path: str, content_hash: str) -> ParseResult | None:
         with self._lock:
@@ -88,6 +114,13 @@ class LocalParseCache:
 
     def put(self, path: str, content_hash: str, parsed: ParseResult) -> None:
         self._remember(path, content_hash, parsed)
+        if self._writer is None:
+            self._write(path, content_hash, parsed)
+        else:
+            # One thread writes, in order: the last put of a path is its entry.
+            self._written = self._writer.submit(self._write, path, content_hash, parsed)
+
+    def _write(self, path: str, content_hash: str, parsed: ParseResult) -> None:
         entry = (self.fingerprint, path, content_hash, parsed)
         target = self._entry(path)
         temp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")

@@ -223,6 +223,10 @@ class ParseCache(Protocol):
         raises: a cache that cannot be written is a cache that misses)."""
         ...
 
+    def flush(self) -> None:
+        """Wait until what was put is kept (for another process to find)."""
+        ...
+
 
 class GitWorkTree(Protocol):
     """The git work tree holding the root, when there is one."""

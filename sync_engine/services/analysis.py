@@ -158,15 +158,19 @@ class PlanAnalyser:
         """One plan, in this process."""
         return analyse(self.validator, self._table, path, data, self._cache)
 
+    def analysed(self, path: str, data: bytes, parsed: ParseResult) -> Analysis:
+        """The analysis of ``parsed``, a parse of ``data`` made already (it is kept)."""
+        if self._cache is not None:
+            self._cache.put(path, hashlib.sha256(data).hexdigest(), parsed)
+        return Analysis(parsed, self.validator.validate(parsed))
+
     def reanalyse(self, previous: Analysis, path: str, data: bytes) -> Analysis:
         """``data`` written over the file ``previous`` was made from: when only checkboxes
         changed, read from the previous parse (a decode, not a parse); else parsed."""
         parsed = reparse_checkboxes(previous.parsed, data, self._table)
         if parsed is None:
             return self.analyse(path, data)
-        if self._cache is not None:
-            self._cache.put(path, hashlib.sha256(data).hexdigest(), parsed)
-        return Analysis(parsed, self.validator.validate(parsed))
+        return self.analysed(path, data, parsed)
 
     def analyse_many(self, items: Iterable[tuple[str, bytes]]) -> Iterator[Analysis]:
         """The analyses of ``(path, bytes)`` items, in their order, lazily."""
@@ -191,6 +195,8 @@ class PlanAnalyser:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._cache is not None:
+            self._cache.flush()
 
     def __enter__(self) -> PlanAnalyser:
         return self

@@ -481,7 +481,10 @@ class FilesToDatabaseSync:
             new_data = merged.new_content if merged.new_content is not None else data
             written = analysis
             if merged.new_content is not None:
-                written = self._analyser.reanalyse(analysis, path, new_data)
+                if merged.new_parse is not None:
+                    written = self._analyser.analysed(path, new_data, merged.new_parse)
+                else:
+                    written = self._analyser.reanalyse(analysis, path, new_data)
             # The database side is made before the file is written (only the new file's stat
             # comes from the write), so that it can be recorded as the write's intent.
             change = self._database_side(

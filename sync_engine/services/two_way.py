@@ -83,6 +83,8 @@ class MergePlan:
     phase_at: dict[int, int] = field(default_factory=dict)
     # The database side's task ids as read, in its order.
     database_order: list[str] = field(default_factory=list)
+    # The parse of ``new_content`` (made to check that it reads back as merged).
+    new_parse: ParseResult | None = None
 
     def diff(self, path: str, old: bytes) -> str:
         """A unified diff of the file change (empty when none)."""
@@ -288,7 +290,9 @@ class TwoWayPlanMerge:
         ):
             self._place_under_new_tasks(merged, plan)
         if merged.new_content is not None:
-            self._check_reads_back(analysis.parsed, merged.new_content, len(target))
+            merged.new_parse = self._check_reads_back(
+                analysis.parsed, merged.new_content, len(target)
+            )
         return merged
 
     def _place_under_new_tasks(self, merged: MergePlan, plan: Plan) -> None:
@@ -328,10 +332,12 @@ class TwoWayPlanMerge:
             )
             merged.edits.extend(moves.values())
 
-    def _check_reads_back(self, previous: ParseResult, content: bytes, expected: int) -> None:
+    def _check_reads_back(
+        self, previous: ParseResult, content: bytes, expected: int
+    ) -> ParseResult:
         """Refuse a write whose file would not read back as the tasks merged: the rows of
-        tasks it lost would stay in the database with no line in the file. (Checkboxes
-        alone changed: read from the previous parse.)
+        tasks it lost would stay in the database with no line in the file. Returns the
+        parse of ``content`` (checkboxes alone changed: read from the previous parse).
 
         Raises:
             RenderError: the new content reads as another number of tasks.
@@ -344,6 +350,7 @@ class TwoWayPlanMerge:
             raise RenderError(
                 f"the merged file would read as {found} tasks, not the {expected} merged"
             )
+        return reread
 
     def _file_edits(
         self,

@@ -152,3 +152,17 @@ def test_validation_runs_on_a_cached_parse(folder: Path) -> None:
         cache=LocalParseCache(folder, FINGERPRINT, memory=0),
     )
     assert strict.analyse(path, data).validation.path == path
+
+
+def test_a_background_cache_writes_in_order_and_flush_waits(folder: Path) -> None:
+    cache = LocalParseCache(folder, FINGERPRINT, background=True)
+    (path, data), (_, other) = sample_items()[:2]
+    cache.put(path, sha(other), parsed(path, other))
+    cache.put(path, sha(data), parsed(path, data))  # the last put of a path is its entry
+    assert cache.get(path, sha(data)) == parsed(path, data)  # from memory at once
+    cache.flush()
+    reader = LocalParseCache(folder, FINGERPRINT, memory=0)
+    assert reader.get(path, sha(data)) == parsed(path, data)
+    assert reader.get(path, sha(other)) is None
+    copy = pickle.loads(pickle.dumps(cache))
+    assert copy._writer is None  # a worker's copy writes in its own thread
