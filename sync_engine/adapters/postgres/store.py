@@ -19,12 +19,18 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow, class_row, dict_row
+from psycopg.types.json import Json
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
 from sync_engine.adapters.postgres.connection import redact_conninfo, translate_errors
 from sync_engine.adapters.postgres.migrations import migrate
-from sync_engine.adapters.postgres.plan_writes import apply_plan_change, apply_plan_changes, jsonb
+from sync_engine.adapters.postgres.plan_writes import (
+    apply_plan_change,
+    apply_plan_changes,
+    json_text,
+    jsonb,
+)
 from sync_engine.adapters.postgres.queries import queries
 from sync_engine.errors import ConflictHeldError, NotFoundError
 from sync_engine.ports import NamedPlans
@@ -411,7 +417,7 @@ class PostgresPlanStore:
         params = {
             "plan_id": plan_id,
             "content_hash": content_hash,
-            "change": jsonb(intent_to_json(change, read_content, read_stat)),
+            "change": Json(intent_to_json(change, read_content, read_stat), dumps=json_text),
         }
         with self._one_trip("begin") as connection:
             connection.execute(queries()["record_pending_write"], params)
