@@ -81,14 +81,15 @@ def match_tasks(
         return ("phase", task.phase_key) if task.parent_id is None else ("task", task.parent_id)
 
     # Parents come before their children in document order, so a child's parent is settled
-    # by the time the child is looked at.
+    # by the time the child is looked at. Stored tasks by title and parent, in their order.
+    same_title: dict[tuple[str, object], list[StoredTask]] = defaultdict(list)
+    for s in unmatched.values():
+        same_title[(s.title, stored_parent_key(s))].append(s)
     for task in plan.tasks:
         if stored_for[task.index] is not None:
             continue
         key = parent_key(task.index)
-        candidates = [
-            s for s in unmatched.values() if s.title == task.title and stored_parent_key(s) == key
-        ]
+        candidates = [s for s in same_title.get((task.title, key), ()) if s.id in unmatched]
         if candidates:
             best = min(candidates, key=lambda s: abs(s.position - task.index))
             take(task.index, best.id)
