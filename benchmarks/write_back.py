@@ -17,7 +17,8 @@ plans of its own:
   its connections and the sync are made once, in this process, listening for the
   database's announcements (``NOTIFY``); each change is heard as its plan's id and that
   plan alone is synced by a call of the sync service (as a long-running engine does; no
-  process start, no folder listing), after 10 such write-backs not measured (warm caches);
+  process start, no folder listing), after 10 such write-backs not measured (warm caches),
+  5 times a round;
 * files → database for comparison: one checkbox ticked in one file, then the sync;
 * 1,000 database-side edits over ``--batch-plans`` plans, 10 a plan (5 status changes,
   3 text changes, one inserted task, one deleted task, in one SQL transaction), then the sync
@@ -54,6 +55,7 @@ import platform
 import pstats
 import random
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -107,8 +109,10 @@ SELECT plan_id, phase_id, position + 1, %s FROM tasks WHERE id = %s
 """
 DELETE = "DELETE FROM tasks WHERE id = %s"
 PLAN_OF_TASK = "SELECT plan_id FROM tasks WHERE id = %s"
-# Write-backs made by the running engine before its measured ones.
+# Write-backs made by the running engine before its measured ones, and measured each round
+# (it takes milliseconds: more samples of it, spread over the whole run).
 WARM_UP_WRITE_BACKS = 10
+RUNNING_PER_ROUND = 5
 PENDING = "SELECT count(*) FROM change_log WHERE consumed_at IS NULL"
 
 
@@ -583,6 +587,14 @@ def paired_ratios(
     return summary([a / scale / b for a, b in zip(top, bottom, strict=True)])
 
 
+def round_medians(values: Sequence[float], per_round: int) -> list[float]:
+    """The median of each round's values (``per_round`` of them a round, in order)."""
+    return [
+        statistics.median(values[start : start + per_round])
+        for start in range(0, len(values), per_round)
+    ]
+
+
 @contextlib.contextmanager
 def bench_server(scratch: Path) -> Iterator[BenchServer]:
     server = BenchServer(scratch)
@@ -651,7 +663,8 @@ def measure(args: argparse.Namespace, scratch: Path, engine_version: str) -> dic
             rng = random.Random(f"write-back:{args.seed}:{attempt}")
             one_write_back(bench, runs, picker, via_cli=False)
             one_write_back(bench, runs, picker, via_cli=True)
-            one_running_write_back(bench, runs, picker, engine)
+            for _ in range(RUNNING_PER_ROUND):
+                one_running_write_back(bench, runs, picker, engine)
             one_file_edit(bench, runs, picker)
             batch_write_back(bench, runs, picker, args.batch_plans, rng, str(attempt + 1))
             batch_file_edits(bench, runs, picker, args.batch_plans, rng)
@@ -687,7 +700,7 @@ def results_of(
     others = {name: summary(values) for name, values in runs.other.items()}
     ratios = {
         "one write-back (SQL), running engine / one-shot command, engine": paired_ratios(
-            runs.engine[ONE_WARM], runs.engine[ONE_SQL]
+            round_medians(runs.engine[ONE_WARM], RUNNING_PER_ROUND), runs.engine[ONE_SQL]
         ),
         "one write-back (SQL) / one file edit, engine": paired_ratios(
             runs.engine[ONE_SQL], runs.engine[ONE_FILE]
