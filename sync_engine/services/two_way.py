@@ -455,13 +455,20 @@ class TwoWayPlanMerge:
         rows: list[TaskRow],
         merged: MergePlan,
         current: Sequence[StoredTask],
+        base_texts: Mapping[str, str] | None = None,
     ) -> tuple[list[TaskRow], list[str], list[str], list[str], list[TaskRow]]:
         """The task rows for the database after the sync: the file's rows (as written), with
         the database's own values where the merge left the database different (held
         conflicts; a task whose place is held keeps its phase, parent and order). Returns
         the rows, the created, updated and deleted ids, and the rows of tasks the file keeps
         but the database target has not (deleted in the database, edited in the file: an
-        open conflict), which stay out of the database."""
+        open conflict), which stay out of the database.
+
+        A task whose text the database changed (from ``base_texts``, the base's) is
+        rewritten even when the file now holds that text: what is read from a text (its
+        title without the label, its explicit id, its inline fields) is the file's to give,
+        and a program that wrote the text alone left them as they were."""
+        base_texts = base_texts or {}
         now = {task.id: task for task in current}
         target, file_target = merged.database_target, merged.result.file_target
         pairs = [
@@ -493,6 +500,8 @@ class TwoWayPlanMerge:
             if old is not None and (
                 content_changed(row, old, _phase_key(plan, row.phase_position))
                 or old.char != row.char
+                or (old.title, old.explicit_id) != (row.title, row.explicit_id)
+                or old.text != base_texts.get(row.id, old.text)
             ):
                 updated.append(row.id)
         if held:
@@ -659,8 +668,9 @@ def three_way_change(
     says so, the consumed change log, the conflicts and the base."""
     base_change = with_database_metadata(base_change, merged.database_target.meta, merged.phase_at)
     plan = _with_phase_titles(written.parsed.plan, base_change.phases)
+    base_texts = {entry[0]: entry[3] for entry in (state.base_model or {}).get("tasks", [])}
     rows, created, updated, deleted, dropped = merge.database_rows(
-        plan, list(base_change.tasks), merged, state.tasks
+        plan, list(base_change.tasks), merged, state.tasks, base_texts
     )
     conflicts, refreshed = merge.conflicts(merged, state.conflicts)
     model = dict(base_change.base_model)

@@ -673,3 +673,29 @@ def test_the_parses_kept_between_syncs_are_only_hints(root: Root) -> None:
     assert root.ok("sync")["written_back"] == 1
     assert changed_lines(before, root.lines()) == [line]
     assert len(list(parses.iterdir())) == len(entries)
+
+
+@pytest.mark.parametrize("via", ["sql", "cli"])
+def test_a_text_written_in_the_database_is_read_as_the_file_reads_it(root: Root, via: str) -> None:
+    """The title (without the label), explicit id and inline fields of a text written by
+    another program are the file's reading of it once synced; the next edit of the file
+    then finds the task by its title and keeps its identity."""
+    line = todo_pair_line(root)
+    task = root.task_at(line)
+    label = root.lines()[line - 1].split("] ", 1)[1].split(" ", 1)[0]
+    assert label.startswith("**"), "the sample's task has a label"
+    text = f"{label} Réécrite ailleurs 📅 2026-05-01 #revue 🆔 ext42"
+    if via == "sql":
+        root.sql("UPDATE tasks SET text = %s WHERE id = %s", text, task["id"])
+    else:
+        root.ok("tasks", "update", task["id"], "--text", text)
+    root.ok("sync")
+    row = root.sql("SELECT title, explicit_id, fields FROM tasks WHERE id = %s", task["id"])[0]
+    assert row[:2] == ("Réécrite ailleurs", "ext42")
+    assert row[2]["due"] == "2026-05-01" and row[2]["tags"] == ["revue"]
+    lines = root.lines()
+    lines[line - 1] = lines[line - 1].replace("- [ ] ", "- [x] ", 1)  # ticked in the file
+    (root.path / PLAN).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = root.ok("sync")
+    assert (report["tasks_updated"], report["tasks_created"], report["tasks_deleted"]) == (1, 0, 0)
+    assert root.ok("tasks", "show", task["id"])["status"] == "done"
