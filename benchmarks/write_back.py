@@ -447,11 +447,20 @@ class RunningEngine:
         self._listener = DatabaseChangeListener(bench.url)
         self._listener.open()
 
+    def forget_announced(self) -> None:
+        """Drop the announcements of edits that other rows' syncs wrote back (a running
+        engine would have synced them as they came; here the one-shot commands did)."""
+        while self._listener.wait(0):
+            pass
+
     def sync_announced(self, what: str, plan_id: str) -> tuple[Run, dict[str, Any]]:
         """Wait for the announcement of ``plan_id``'s edit; sync the plans announced."""
         from sync_engine.services.sync import SyncScope
 
-        heard = self._listener.wait(10)
+        heard: set[str] = set()
+        deadline = time.monotonic() + 10
+        while plan_id not in heard and time.monotonic() < deadline:
+            heard |= self._listener.wait(max(0.0, deadline - time.monotonic()))
         if plan_id not in heard:
             raise BenchmarkError(f"{what}: the edit of plan {plan_id} was not announced")
         start = time.perf_counter()
@@ -480,6 +489,7 @@ def one_running_write_back(
     ``None``: a warm-up)."""
     leaf = picker.todo_leaf(bench)
     before = bench.snapshot()
+    engine.forget_announced()
     with psycopg.connect(bench.url) as connection:
         connection.execute(SET_STATUS, ("done", leaf.id))
         row = connection.execute(PLAN_OF_TASK, (leaf.id,)).fetchone()
