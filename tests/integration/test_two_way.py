@@ -692,7 +692,7 @@ def test_a_text_written_in_the_database_is_read_as_the_file_reads_it(root: Root,
     root.ok("sync")
     row = root.sql("SELECT title, explicit_id, fields FROM tasks WHERE id = %s", task["id"])[0]
     assert row[:2] == ("Réécrite ailleurs", "ext42")
-    assert row[2]["due"] == "2026-05-01" and row[2]["tags"] == ["revue"]
+    assert (row[2]["due"], row[2]["tags"]) == ("2026-05-01", ["revue"])
     lines = root.lines()
     lines[line - 1] = lines[line - 1].replace("- [ ] ", "- [x] ", 1)  # ticked in the file
     (root.path / PLAN).write_text("\n".join(lines) + "\n", encoding="utf-8")
