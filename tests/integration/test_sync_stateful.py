@@ -580,10 +580,12 @@ class SyncMachine(RuleBasedStateMachine):
 
     # -- the engine -------------------------------------------------------------------------
 
-    @rule()
-    def sync(self) -> None:
+    @rule(named=st.booleans())
+    def sync(self, named: bool = False) -> None:
+        """A sync of the root, or (``named``) of every plan named on the command line: the
+        scoped sync, which reads just the files named."""
         before = {c["id"] for c in self.conflicts("open")}
-        report = self.cli("sync")
+        report = self.cli("sync", *(sorted(PLANS) if named else ()))
         assert not report["refused"], report
         assert not report["skipped"], report
         self.expect.synced()
@@ -596,12 +598,15 @@ class SyncMachine(RuleBasedStateMachine):
     @rule(
         plan=st.integers(min_value=0, max_value=1),
         edit=st.none() | st.tuples(plan_names, picks, statuses, st.booleans()),
+        named=st.booleans(),
     )
-    def crash_and_restart(self, plan: int, edit: tuple[str, int, str, bool] | None) -> None:
+    def crash_and_restart(
+        self, plan: int, edit: tuple[str, int, str, bool] | None, named: bool = False
+    ) -> None:
         """The engine dies after writing a plan file, before its database commit (on the
-        ``plan``-th plan it writes); a person may set a status in the file (``edit``: as
-        ``file_set_status``), even back to what the crashed sync replaced; then the engine
-        runs again."""
+        ``plan``-th plan it writes; ``named``: in a sync of the plans named); a person may
+        set a status in the file (``edit``: as ``file_set_status``), even back to what the
+        crashed sync replaced; then the engine runs again (a sync of the root)."""
         calls = {"n": 0}
         real_one = store_module.apply_plan_change
         real_many = store_module.apply_plan_changes
@@ -621,7 +626,7 @@ class SyncMachine(RuleBasedStateMachine):
         store_module.apply_plan_changes = crashing(real_many)
         before = {name: self.file_ids_by_text(name) for name in PLANS}
         try:
-            self.run_cli("sync", "--json")
+            self.run_cli("sync", *(sorted(PLANS) if named else ()), "--json")
         except SimulatedCrash:
             for name in PLANS:
                 self.ids_by_text(name, before[name])
