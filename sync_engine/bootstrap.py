@@ -23,7 +23,7 @@ from sync_engine.services.sync import FilesToDatabaseSync, SyncOptions
 from sync_engine.validation import PlanValidator, RuleConfigError, builtin_rules
 
 # The parses kept between syncs, in the state folder.
-PARSES_DIR_NAME = "parses"
+PARSES_FILE_NAME = "parses.sqlite3"
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def plan_analyser(settings: Settings) -> PlanAnalyser:
         table,
         validator=build_validator(settings),
         cache=LocalParseCache(
-            prepare_state_dir(settings) / PARSES_DIR_NAME,
+            prepare_state_dir(settings) / PARSES_FILE_NAME,
             parser_fingerprint(table),
             background=True,
         ),

@@ -8,6 +8,9 @@ frozen values.
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -184,3 +187,27 @@ class Plan:
     @property
     def has_errors(self) -> bool:
         return any(f.severity is Severity.ERROR for f in self.findings)
+
+
+# -- pickling -----------------------------------------------------------------------------------
+# Parses cross to and from worker processes and are kept on disk (the parse cache) pickled.
+
+
+def _mapping_proxy(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(data)
+
+
+# The model keeps read-only mappings; they are pickled as plain dicts.
+copyreg.pickle(MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
+
+
+def _pickle_by_fields(cls: type[Any]) -> None:
+    """Pickle a frozen dataclass as its constructor and field values: a third of the time of
+    the default (state dict, then a set per field on load) for the thousands of tasks a cold
+    sync sends back from workers."""
+    values = operator.attrgetter(*(item.name for item in dataclasses.fields(cls)))
+    copyreg.pickle(cls, lambda instance: (cls, values(instance)))
+
+
+for _model_class in (Task, InlineFields, Phase, Section, SourceInfo, PlanFlags):
+    _pickle_by_fields(_model_class)

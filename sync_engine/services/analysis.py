@@ -12,19 +12,15 @@ connection pool and its threads) and build their own validator from a picklable 
 
 from __future__ import annotations
 
-import copyreg
-import dataclasses
 import hashlib
+import itertools
 import multiprocessing
-import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
-from typing import Any
+from types import TracebackType
 
-from sync_engine.domain.model import InlineFields, Phase, PlanFlags, Section, SourceInfo, Task
 from sync_engine.domain.status import StatusTable
 from sync_engine.parsing.incremental import reparse_checkboxes
 from sync_engine.parsing.parser import ParseResult, parse_plan
@@ -67,26 +63,6 @@ def analyse(
     return Analysis(parsed, validator.validate(parsed))
 
 
-def _mapping_proxy(data: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(data)
-
-
-# The model keeps read-only mappings; they cross to and from workers as plain dicts.
-copyreg.pickle(MappingProxyType, lambda proxy: (_mapping_proxy, (dict(proxy),)))
-
-
-def _pickle_by_fields(cls: type[Any]) -> None:
-    """Pickle a frozen dataclass as its constructor and field values: a third of the time of
-    the default (state dict, then a set per field on load) for the thousands of tasks a cold
-    sync sends back from workers."""
-    values = operator.attrgetter(*(item.name for item in dataclasses.fields(cls)))
-    copyreg.pickle(cls, lambda instance: (cls, values(instance)))
-
-
-for _model_class in (Task, InlineFields, Phase, Section, SourceInfo, PlanFlags):
-    _pickle_by_fields(_model_class)
-
-
 # -- worker side ------------------------------------------------------------------------------
 
 _worker: tuple[PlanValidator, StatusTable, ParseCache | None] | None = None
@@ -101,11 +77,14 @@ def _start_worker(
     _worker = (validator_factory(), table, cache)
 
 
-def _analyse_in_worker(item: tuple[str, bytes]) -> Analysis:
+def _analyse_in_worker(items: list[tuple[str, bytes]]) -> list[Analysis]:
+    """A chunk of plans; their parses are kept together at its end."""
     assert _worker is not None, "worker not started"
     validator, table, cache = _worker
-    path, data = item
-    return analyse(validator, table, path, data, cache)
+    analyses = [analyse(validator, table, path, data, cache) for path, data in items]
+    if cache is not None:
+        cache.flush()
+    return analyses
 
 
 # -- caller side ------------------------------------------------------------------------------
@@ -178,7 +157,9 @@ class PlanAnalyser:
         if self._workers < 2 or len(batch) < self._min_parallel:
             return (self.analyse(path, data) for path, data in batch)
         pool = self._start_pool()
-        return pool.map(_analyse_in_worker, batch, chunksize=_CHUNK_FILES)
+        step = _CHUNK_FILES
+        chunks = [batch[start : start + step] for start in range(0, len(batch), step)]
+        return itertools.chain.from_iterable(pool.map(_analyse_in_worker, chunks))
 
     def _start_pool(self) -> Executor:
         if self._pool is None:

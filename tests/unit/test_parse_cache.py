@@ -1,11 +1,13 @@
-"""``LocalParseCache`` on a real folder, and ``PlanAnalyser`` with it: a plan's bytes parsed
-once, by any process, are not parsed again; anything amiss with an entry is a miss."""
+"""``LocalParseCache`` in a real SQLite file, and ``PlanAnalyser`` with it: a plan's bytes
+parsed once, by any process, are not parsed again; anything amiss with an entry is a miss."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import pickle
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,13 @@ def parsed(path: str, data: bytes) -> ParseResult:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "parses"
+    """The cache's file (in a state folder made on first use)."""
+    return tmp_path / "state" / "parses.sqlite3"
+
+
+def rows(file: Path) -> int:
+    with contextlib.closing(sqlite3.connect(file)) as connection:
+        return int(connection.execute("SELECT count(*) FROM parses").fetchone()[0])
 
 
 def test_a_parse_comes_back_from_the_disk_equal(folder: Path) -> None:
@@ -39,7 +47,8 @@ def test_a_parse_comes_back_from_the_disk_equal(folder: Path) -> None:
     items = sample_items()
     for path, data in items:
         writer.put(path, sha(data), parsed(path, data))
-    assert len(list(folder.iterdir())) == len(items)
+    writer.flush()
+    assert rows(folder) == len(items)
     reader = LocalParseCache(folder, FINGERPRINT, memory=0)  # another process, say
     for path, data in items:
         assert reader.get(path, sha(data)) == parsed(path, data)
@@ -47,7 +56,9 @@ def test_a_parse_comes_back_from_the_disk_equal(folder: Path) -> None:
 
 def test_other_bytes_another_path_or_another_parser_miss(folder: Path) -> None:
     path, data = sample_items()[0]
-    LocalParseCache(folder, FINGERPRINT).put(path, sha(data), parsed(path, data))
+    writer = LocalParseCache(folder, FINGERPRINT)
+    writer.put(path, sha(data), parsed(path, data))
+    writer.flush()
     cache = LocalParseCache(folder, FINGERPRINT, memory=0)
     assert cache.get(path, sha(data + b"\n")) is None
     assert cache.get("other.md", sha(data)) is None
@@ -59,21 +70,36 @@ def test_a_damaged_entry_is_a_miss_and_is_written_over(folder: Path) -> None:
     path, data = sample_items()[0]
     cache = LocalParseCache(folder, FINGERPRINT, memory=0)
     cache.put(path, sha(data), parsed(path, data))
-    (entry,) = folder.iterdir()
-    whole = entry.read_bytes()
+    cache.flush()
+    with contextlib.closing(sqlite3.connect(folder)) as connection:
+        (whole,) = connection.execute("SELECT entry FROM parses").fetchone()
     for damaged in (whole[: len(whole) // 2], b"", b"not a pickle", pickle.dumps(("x", 1))):
-        entry.write_bytes(damaged)
+        with contextlib.closing(sqlite3.connect(folder)) as connection, connection:
+            connection.execute("UPDATE parses SET entry = ?", (damaged,))
         assert cache.get(path, sha(data)) is None
     cache.put(path, sha(data), parsed(path, data))
+    cache.flush()
     assert cache.get(path, sha(data)) == parsed(path, data)
+
+
+def test_a_file_that_is_no_database_is_made_anew(folder: Path) -> None:
+    folder.parent.mkdir(parents=True)
+    folder.write_bytes(b"garbage, not SQLite" * 100)
+    path, data = sample_items()[0]
+    cache = LocalParseCache(folder, FINGERPRINT, memory=0)
+    assert cache.get(path, sha(data)) is None
+    cache.put(path, sha(data), parsed(path, data))
+    cache.flush()
+    assert LocalParseCache(folder, FINGERPRINT, memory=0).get(path, sha(data)) is not None
 
 
 def test_a_cache_that_cannot_be_written_only_misses(tmp_path: Path) -> None:
     blocked = tmp_path / "a-file"
     blocked.write_text("in the way")
-    cache = LocalParseCache(blocked / "parses", FINGERPRINT, memory=0)
+    cache = LocalParseCache(blocked / "parses.sqlite3", FINGERPRINT, memory=0)
     path, data = sample_items()[0]
     cache.put(path, sha(data), parsed(path, data))  # does not raise
+    cache.flush()  # nor does this
     assert cache.get(path, sha(data)) is None
     assert blocked.read_text() == "in the way"
 
@@ -83,9 +109,7 @@ def test_the_last_parses_are_kept_in_memory(folder: Path) -> None:
     items = sample_items()[:3]
     for path, data in items:
         cache.put(path, sha(data), parsed(path, data))
-    for entry in folder.iterdir():
-        entry.unlink()
-    (first, first_data), *kept = items
+    (first, first_data), *kept = items  # never written: not flushed
     assert cache.get(first, sha(first_data)) is None  # pushed out of memory
     for path, data in kept:
         assert cache.get(path, sha(data)) == parsed(path, data)
@@ -94,11 +118,9 @@ def test_the_last_parses_are_kept_in_memory(folder: Path) -> None:
 def test_a_pickled_cache_keeps_its_folder_and_parser_not_its_memory(folder: Path) -> None:
     cache = LocalParseCache(folder, FINGERPRINT)
     path, data = sample_items()[0]
-    cache.put(path, sha(data), parsed(path, data))
-    for entry in folder.iterdir():
-        entry.unlink()
+    cache.put(path, sha(data), parsed(path, data))  # held, not written
     copy = pickle.loads(pickle.dumps(cache))
-    assert (copy.folder, copy.fingerprint) == (folder, FINGERPRINT)
+    assert (copy.file, copy.fingerprint) == (folder, FINGERPRINT)
     assert copy.get(path, sha(data)) is None
     assert cache.get(path, sha(data)) is not None
 
@@ -126,7 +148,7 @@ def test_workers_fill_the_cache_and_the_next_analyser_parses_nothing(
     with analyser(folder, workers=2) as parallel:
         first = list(parallel.analyse_many(items))
         assert parallel._pool is not None
-    assert len(list(folder.iterdir())) == len(items)
+    assert rows(folder) == len(items)  # each worker wrote its chunks
     monkeypatch.setattr(analysis_module, "parse_plan", no_parsing)
     again = [analyser(folder).analyse(path, data) for path, data in items]
     assert again == first
@@ -138,13 +160,15 @@ def test_a_reanalysed_write_is_kept(folder: Path, monkeypatch: pytest.MonkeyPatc
     before = plans.analyse(path, data)
     ticked = data.replace(b"- [ ] ", b"- [x] ", 1)
     after = plans.reanalyse(before, path, ticked)
+    plans.close()
     monkeypatch.setattr(analysis_module, "parse_plan", no_parsing)
     assert analyser(folder).analyse(path, ticked) == after
 
 
 def test_validation_runs_on_a_cached_parse(folder: Path) -> None:
     path, data = sample_items()[0]
-    analyser(folder).analyse(path, data)
+    with analyser(folder) as first:
+        first.analyse(path, data)
     strict = PlanAnalyser(
         functools.partial(PlanValidator, None, None, DEFAULT_STATUS_TABLE),
         DEFAULT_STATUS_TABLE,
