@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export XDG_RUNTIME_DIR ?= /tmp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: setup run test test-fast lint bench clean stateful crash-seeds
+.PHONY: setup run test test-fast lint bench clean stateful crash-seeds properties
 
 setup: $(STAMP)
 
@@ -53,6 +53,12 @@ stateful:
 	echo "$(STATEFUL_JOBS) jobs of $$(( $(STATEFUL_EXAMPLES) / $(STATEFUL_JOBS) )) examples; logs in $(STATEFUL_LOGS)/"; \
 	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
 	grep -h -E "examples run|passed|failed" $(STATEFUL_LOGS)/job-*.log; exit $$failed
+
+# The property tests of the unit suite with fresh random examples (`make test` tries the
+# same ones every time); a failure prints the example to keep as a test.
+properties:
+	@test -x $(BIN)/python || { echo "no $(BIN)/python: run 'make setup' first" >&2; exit 2; }
+	SYNC_ENGINE_HYPOTHESIS=random $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
 # 150 seeded random scenarios of a sync killed after writing a file (about 20 minutes).
 crash-seeds:

