@@ -58,7 +58,7 @@ stateful:
 # same ones every time); a failure prints the example to keep as a test.
 properties:
 	@test -x $(BIN)/python || { echo "no $(BIN)/python: run 'make setup' first" >&2; exit 2; }
-	SYNC_ENGINE_HYPOTHESIS=random $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+	HYPOTHESIS_PROFILE=random $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
 
 # 150 seeded random scenarios of a sync killed after writing a file (about 20 minutes).
 crash-seeds:

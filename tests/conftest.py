@@ -17,11 +17,11 @@ SAMPLE_PLANS = ROOT / "sample_plans"
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
 # Property tests try the same examples in every `make test` (a landing never fails on a new
-# random find); SYNC_ENGINE_HYPOTHESIS=random tries fresh ones (`make properties`). The
+# random find); HYPOTHESIS_PROFILE=random tries fresh ones (`make properties`). The
 # state machine chooses for itself (see test_sync_stateful.py).
 settings.register_profile("fixed", derandomize=True)
 settings.register_profile("random", derandomize=False)
-settings.load_profile(os.environ.get("SYNC_ENGINE_HYPOTHESIS", "fixed"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 
 @pytest.fixture(scope="session")
