@@ -321,7 +321,7 @@ class PostgresPlanStore:
         params = {"root_id": root_id, "paths": list(paths), "plan_ids": list(plan_ids)}
         with self._one_trip("begin_snapshot") as connection:
             index = connection.execute(sql["plan_index_of"], params)
-            pending = connection.execute(sql["pending_writes_of"], params)
+            pending = connection.execute(sql["pending_writes"], params)
             merging = connection.execute(sql["plans_needing_merge_of"], params)
         return NamedPlans(
             index={row[1]: StoredPlanInfo(*row) for row in index.fetchall()},
@@ -424,7 +424,8 @@ class PostgresPlanStore:
 
     def pending_writes(self, root_id: str) -> dict[str, PendingWrite]:
         with self._autocommit() as connection:
-            rows = connection.execute(queries()["pending_writes"], {"root_id": root_id})
+            params: dict[str, Any] = {"root_id": root_id, "paths": None, "plan_ids": []}
+            rows = connection.execute(queries()["pending_writes"], params)
             return _pending_writes(rows.fetchall())
 
     def drop_pending_write(self, plan_id: str) -> None:

@@ -111,18 +111,6 @@ FROM plans
 WHERE root_id = %(root_id)s::uuid AND deleted_at IS NULL
   AND (path = ANY(%(paths)s::text[]) OR id = ANY(%(plan_ids)s::uuid[]));
 
--- name: pending_writes_of
--- pending_writes, of the plans at these paths or with these ids alone.
-SELECT w.plan_id, w.content_hash, w.change,
-       EXISTS (
-           SELECT 1 FROM change_log AS c
-           WHERE c.plan_id = w.plan_id AND c.consumed_at IS NULL
-             AND c.id > coalesce((w.change ->> 'consumed_up_to')::bigint, 0)
-       ) AS edited_since
-FROM pending_writes AS w JOIN plans AS p ON p.id = w.plan_id
-WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL
-  AND (p.path = ANY(%(paths)s::text[]) OR p.id = ANY(%(plan_ids)s::uuid[]));
-
 -- name: plans_needing_merge_of
 -- plans_needing_merge, of the plans at these paths or with these ids alone.
 WITH named AS (
@@ -458,8 +446,9 @@ ON CONFLICT (plan_id) DO UPDATE
 SET content_hash = EXCLUDED.content_hash, change = EXCLUDED.change, recorded_at = now();
 
 -- name: pending_writes
--- The intents of the root's live plans; edited_since: the change log holds unconsumed entries
--- of the plan after those the change consumes (database-side edits made after it was made).
+-- The intents of the root's live plans (paths NULL), or of those at these paths or with these
+-- ids; edited_since: the change log holds unconsumed entries of the plan after those the
+-- change consumes (database-side edits made after it was made).
 SELECT w.plan_id, w.content_hash, w.change,
        EXISTS (
            SELECT 1 FROM change_log AS c
@@ -467,7 +456,9 @@ SELECT w.plan_id, w.content_hash, w.change,
              AND c.id > coalesce((w.change ->> 'consumed_up_to')::bigint, 0)
        ) AS edited_since
 FROM pending_writes AS w JOIN plans AS p ON p.id = w.plan_id
-WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL;
+WHERE p.root_id = %(root_id)s::uuid AND p.deleted_at IS NULL
+  AND (%(paths)s::text[] IS NULL OR p.path = ANY(%(paths)s::text[])
+       OR p.id = ANY(%(plan_ids)s::uuid[]));
 
 -- name: drop_pending_write
 DELETE FROM pending_writes WHERE plan_id = %(plan_id)s::uuid;
