@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from sync_engine.domain.status import StatusTable
-from sync_engine.parsing.incremental import reparse_checkboxes
 from sync_engine.parsing.parser import ParseResult, parse_plan
 from sync_engine.ports import ParseCache
 from sync_engine.validation.validator import PlanValidator, ValidationReport
@@ -142,14 +141,6 @@ class PlanAnalyser:
         if self._cache is not None:
             self._cache.put(path, hashlib.sha256(data).hexdigest(), parsed)
         return Analysis(parsed, self.validator.validate(parsed))
-
-    def reanalyse(self, previous: Analysis, path: str, data: bytes) -> Analysis:
-        """``data`` written over the file ``previous`` was made from: when only checkboxes
-        changed, read from the previous parse (a decode, not a parse); else parsed."""
-        parsed = reparse_checkboxes(previous.parsed, data, self._table)
-        if parsed is None:
-            return self.analyse(path, data)
-        return self.analysed(path, data, parsed)
 
     def analyse_many(self, items: Iterable[tuple[str, bytes]]) -> Iterator[Analysis]:
         """The analyses of ``(path, bytes)`` items, in their order, lazily."""

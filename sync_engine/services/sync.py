@@ -227,7 +227,7 @@ class FilesToDatabaseSync:
         report.not_found = sorted(scope.paths - present - index.keys())
         to_read = list(enumerate(listed, start=1))
         self._sync_listed(root, index, listed, to_read, merging, pending, options, report)
-        missing = {path: info for path, info in index.items() if path not in present}
+        missing = index.keys() - present
         if missing:
             # Weighed against the whole root: a scoped sync is no "folder emptied" signal.
             every = self._store.plan_index(root.id)
@@ -480,11 +480,8 @@ class FilesToDatabaseSync:
                 return
             new_data = merged.new_content if merged.new_content is not None else data
             written = analysis
-            if merged.new_content is not None:
-                if merged.new_parse is not None:
-                    written = self._analyser.analysed(path, new_data, merged.new_parse)
-                else:
-                    written = self._analyser.reanalyse(analysis, path, new_data)
+            if merged.new_parse is not None:  # made with the new content
+                written = self._analyser.analysed(path, new_data, merged.new_parse)
             # The database side is made before the file is written (only the new file's stat
             # comes from the write), so that it can be recorded as the write's intent.
             change = self._database_side(

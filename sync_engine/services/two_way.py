@@ -455,7 +455,7 @@ class TwoWayPlanMerge:
         rows: list[TaskRow],
         merged: MergePlan,
         current: Sequence[StoredTask],
-        base_texts: Mapping[str, str] | None = None,
+        base_texts: Mapping[str, str],
     ) -> tuple[list[TaskRow], list[str], list[str], list[str], list[TaskRow]]:
         """The task rows for the database after the sync: the file's rows (as written), with
         the database's own values where the merge left the database different (held
@@ -468,7 +468,6 @@ class TwoWayPlanMerge:
         rewritten even when the file now holds that text: what is read from a text (its
         title without the label, its explicit id, its inline fields) is the file's to give,
         and a program that wrote the text alone left them as they were."""
-        base_texts = base_texts or {}
         now = {task.id: task for task in current}
         target, file_target = merged.database_target, merged.result.file_target
         pairs = [

@@ -17,7 +17,6 @@ from sync_engine.domain.status import DEFAULT_STATUS_TABLE, StatusTable
 from sync_engine.parsing import ParseResult, parse_plan
 from sync_engine.services import analysis as analysis_module
 from sync_engine.services.analysis import PlanAnalyser
-from sync_engine.validation.validator import PlanValidator
 from tests.unit.services.test_analysis import make_validator, sample_items
 
 FINGERPRINT = parser_fingerprint(DEFAULT_STATUS_TABLE)
@@ -157,25 +156,22 @@ def test_workers_fill_the_cache_and_the_next_analyser_parses_nothing(
 def test_a_reanalysed_write_is_kept(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path, data = next(item for item in sample_items() if b"- [ ] " in item[1])
     plans = analyser(folder)
-    before = plans.analyse(path, data)
     ticked = data.replace(b"- [ ] ", b"- [x] ", 1)
-    after = plans.reanalyse(before, path, ticked)
+    after = plans.analysed(path, ticked, parsed(path, ticked))  # a parse the merge made
     plans.close()
     monkeypatch.setattr(analysis_module, "parse_plan", no_parsing)
     assert analyser(folder).analyse(path, ticked) == after
 
 
-def test_validation_runs_on_a_cached_parse(folder: Path) -> None:
-    path, data = sample_items()[0]
+def test_validation_runs_on_a_cached_parse(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    items = sample_items()
     with analyser(folder) as first:
-        first.analyse(path, data)
-    strict = PlanAnalyser(
-        functools.partial(PlanValidator, None, None, DEFAULT_STATUS_TABLE),
-        DEFAULT_STATUS_TABLE,
-        workers=0,
-        cache=LocalParseCache(folder, FINGERPRINT, memory=0),
-    )
-    assert strict.analyse(path, data).validation.path == path
+        fresh = [first.analyse(path, data) for path, data in items]
+    assert any(analysis.validation.findings for analysis in fresh)  # the samples have some
+    monkeypatch.setattr(analysis_module, "parse_plan", no_parsing)
+    with analyser(folder) as second:
+        again = [second.analyse(path, data) for path, data in items]
+    assert [a.validation for a in again] == [a.validation for a in fresh]
 
 
 def test_a_background_cache_writes_in_order_and_flush_waits(folder: Path) -> None:
